@@ -1,0 +1,418 @@
+"""The one place that sends requests: auth, the concurrency limiter, retries, error mapping.
+
+Nothing above this module knows which transport runs. Everything that reaches the server
+goes through `HTTP.send` (or `HTTP.stream` for bodies read in chunks), so auth, retries and
+the mapping from status codes to exceptions cannot be forgotten by an endpoint.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import ipaddress
+import json
+import logging
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, Final, TypeAlias
+
+import anyio
+import httpx
+
+from ._errors import (
+    APIConnectionError,
+    APITimeoutError,
+    OperationError,
+    RateLimitError,
+    ResponseValidationError,
+    error_for_status,
+)
+from ._models import RetryPolicy
+
+__all__ = ["HTTP", "BodyFactory", "Params", "is_loopback", "parse_retry_after"]
+
+log = logging.getLogger("instabase_async")
+
+Params: TypeAlias = Mapping[str, str | int | bool | Sequence[str] | None]
+# A request body that can be produced again from the start: retries call the factory anew.
+BodyFactory: TypeAlias = Callable[[], AsyncIterable[bytes]]
+
+_IDEMPOTENT: Final = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+_RETRY_STATUS: Final = frozenset({500, 502, 503, 504})
+_NEVER_SENT: Final = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_MAX_MESSAGE: Final = 500
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses, where plain http cannot leak the token."""
+    if host.lower() in {"localhost", "localhost."} or host.lower().endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a `Retry-After` header (delta-seconds or an HTTP date); None if absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _clean_params(params: Params | None) -> list[tuple[str, str]] | None:
+    """Drop None values, spell booleans as JSON does, repeat a key for each item of a list."""
+    if not params:
+        return None
+    out: list[tuple[str, str]] = []
+    for key, value in params.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            out.append((key, "true" if value else "false"))
+        elif isinstance(value, str | int):
+            out.append((key, str(value)))
+        else:
+            out.extend((key, str(item)) for item in value)
+    return out
+
+
+def _error_message(body: Any, text: str) -> str:
+    if isinstance(body, Mapping):
+        for key in ("msg", "message", "error", "detail"):
+            value = body.get(key)
+            if isinstance(value, str) and value:
+                return value[:_MAX_MESSAGE]
+    return text[:_MAX_MESSAGE] if text else "(no message)"
+
+
+def decode_json(response: httpx.Response) -> Any:
+    """The JSON body of a response, or `ResponseValidationError` naming the call."""
+    try:
+        return json.loads(response.content)
+    except ValueError as exc:
+        raise ResponseValidationError(
+            f"{response.request.method} {response.request.url}: the body is not JSON "
+            f"(HTTP {response.status_code}, {len(response.content)} bytes)"
+        ) from exc
+
+
+class _OneShot:
+    """Wraps a caller's async iterable body: we can tell whether it was started, so it is
+    retried only if it was never read (it cannot be replayed)."""
+
+    __slots__ = ("_source", "started")
+
+    def __init__(self, source: AsyncIterable[bytes]) -> None:
+        self._source = source
+        self.started = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        self.started = True
+        async for chunk in self._source:
+            yield chunk
+
+
+class HTTP:
+    """Sends requests for one client: one httpx.AsyncClient, one limiter, one retry policy."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        token: str,
+        timeout: float,
+        max_connections: int,
+        retry: RetryPolicy,
+        headers: Mapping[str, str] | None,
+        transport: httpx.AsyncBaseTransport | None,
+        http_client: httpx.AsyncClient | None,
+    ) -> None:
+        self.base_url = base_url
+        self.origin = httpx.URL(base_url).copy_with(path="/", query=None, fragment=None)
+        self._auth = f"Bearer {token}"
+        self.retry = retry
+        self._timeout = timeout
+        self._max_connections = max_connections
+        self._transport = transport
+        self._headers = dict(headers or {})
+        self._client = http_client
+        self._owns_client = http_client is None
+        self.closed = False
+        # Requests queue here, not in httpx's pool, so a burst of thousands never hits PoolTimeout.
+        self.limiter = anyio.CapacityLimiter(max_connections)
+        # When the server says "slow down", every request of this client waits until then.
+        self._not_before = 0.0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def _build_client(self) -> httpx.AsyncClient:
+        transport = self._transport
+        if transport is None:
+            from ._transport import default_transport
+
+            transport = default_transport(self._max_connections)
+        return httpx.AsyncClient(
+            transport=transport,
+            timeout=httpx.Timeout(self._timeout),
+            follow_redirects=False,
+        )
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        if self.closed:
+            raise RuntimeError("this AsyncInstabase client is closed")
+        if self._client is None:
+            # Built on first use, inside the event loop, so the transport can fit the loop (asyncio/trio).
+            self._client = self._build_client()
+        return self._client
+
+    @property
+    def owns_open_client(self) -> bool:
+        return self._owns_client and self._client is not None and not self.closed
+
+    async def aclose(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self._owns_client and self._client is not None:
+            await self._client.aclose()
+
+    # ------------------------------------------------------------------ urls
+
+    def url(self, path: str) -> str:
+        """An absolute URL for an API path such as `/api/v1/jobs/status`."""
+        return self.base_url + path
+
+    def same_origin(self, url: str) -> str:
+        """`url` resolved against the base URL; `ValueError` if it names another origin."""
+        resolved = httpx.URL(self.base_url + "/").join(url)
+        if (resolved.scheme, resolved.host, resolved.port) != (
+            self.origin.scheme,
+            self.origin.host,
+            self.origin.port,
+        ):
+            raise ValueError(
+                f"refusing to send the token to another origin: {resolved.scheme}://{resolved.host}"
+            )
+        return str(resolved)
+
+    # ------------------------------------------------------------------ sending
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Params | None = None,
+        json_body: Any = None,
+        content: bytes | BodyFactory | AsyncIterable[bytes] | None = None,
+        headers: Mapping[str, str] | None = None,
+        v1: bool = False,
+        check_status: bool = True,
+    ) -> httpx.Response:
+        """Send one request with retries and return its (fully read) response.
+
+        Raises the mapped `APIError` for an error status (unless `check_status=False`), and
+        `OperationError` for a v1 `{"status": "ERROR"}` body when `v1` is set.
+        """
+        async with self._exchange(
+            method,
+            url,
+            params=params,
+            json_body=json_body,
+            content=content,
+            headers=headers,
+            check_status=check_status,
+            stream=False,
+        ) as response:
+            if v1:
+                check_v1(response)
+            return response
+
+    @asynccontextmanager
+    async def stream(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Params | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[httpx.Response]:
+        """Like `send`, but the body is left unread for the caller to stream; retries cover
+        only getting the response head."""
+        async with self._exchange(
+            method, url, params=params, headers=headers, stream=True, check_status=True
+        ) as response:
+            yield response
+
+    @asynccontextmanager
+    async def _exchange(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Params | None = None,
+        json_body: Any = None,
+        content: bytes | BodyFactory | AsyncIterable[bytes] | None = None,
+        headers: Mapping[str, str] | None = None,
+        check_status: bool,
+        stream: bool,
+    ) -> AsyncIterator[httpx.Response]:
+        client = self.client
+        policy = self.retry
+        req_headers = {**self._headers, **(headers or {}), "Authorization": self._auth}
+        query = _clean_params(params)
+        body: bytes | None = None
+        if json_body is not None:
+            body = json.dumps(json_body, separators=(",", ":")).encode()
+            req_headers["Content-Type"] = "application/json"
+        one_shot: _OneShot | None = None
+        if content is not None and not isinstance(content, bytes) and not callable(content):
+            one_shot = _OneShot(content)
+
+        attempt = 0
+        while True:
+            attempt += 1
+            await self._respect_shared_backoff()
+            if isinstance(content, bytes):
+                body = content
+            payload: Any = body
+            if callable(content):
+                payload = content()
+            elif one_shot is not None:
+                payload = one_shot
+            request = client.build_request(
+                method, url, params=query, content=payload, headers=req_headers  # type: ignore[arg-type]
+            )
+            started = time.perf_counter()
+            try:
+                async with self.limiter:
+                    response = await client.send(request, stream=True)
+                    try:
+                        if not stream or (check_status and response.status_code >= 300):
+                            await response.aread()
+                    except BaseException:
+                        await response.aclose()
+                        raise
+            except httpx.TransportError as exc:
+                never_sent = isinstance(exc, _NEVER_SENT) and not (one_shot and one_shot.started)
+                replayable = one_shot is None or not one_shot.started
+                may_retry = never_sent or (method in _IDEMPOTENT and replayable)
+                log.debug(
+                    "%s %s failed on attempt %d: %s", method, request.url, attempt, type(exc).__name__
+                )
+                if may_retry and attempt < policy.max_attempts:
+                    await anyio.sleep(policy.backoff(attempt))
+                    continue
+                cls = APITimeoutError if isinstance(exc, httpx.TimeoutException) else APIConnectionError
+                raise cls(
+                    f"{type(exc).__name__}: {exc or 'the request could not be completed'}",
+                    method=method,
+                    url=_safe_url(request.url),
+                ) from exc
+
+            status = response.status_code
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug(
+                    "%s %s -> %d in %.1f ms (attempt %d)",
+                    method,
+                    _safe_url(request.url),
+                    status,
+                    (time.perf_counter() - started) * 1000,
+                    attempt,
+                )
+            if status < 300 or not check_status:
+                try:
+                    yield response
+                finally:
+                    await response.aclose()
+                return
+
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            retryable = status == 429 or (
+                status in _RETRY_STATUS and method in _IDEMPOTENT and (one_shot is None or not one_shot.started)
+            )
+            too_long = retry_after is not None and retry_after > policy.max_retry_after
+            if retryable and not too_long and attempt < policy.max_attempts:
+                delay = retry_after if retry_after is not None else policy.backoff(attempt)
+                if status == 429:
+                    # One 429 slows every request of this client, not just this one.
+                    self._not_before = max(self._not_before, anyio.current_time() + delay)
+                    await self._respect_shared_backoff()
+                else:
+                    await anyio.sleep(delay)
+                continue
+            raise self._error(response, retry_after)
+
+    async def _respect_shared_backoff(self) -> None:
+        if self._not_before:
+            wait = self._not_before - anyio.current_time()
+            if wait > 0:
+                await anyio.sleep(wait)
+
+    @staticmethod
+    def _error(response: httpx.Response, retry_after: float | None) -> Exception:
+        text = ""
+        body: Any = None
+        try:
+            text = response.text
+            body = json.loads(text) if text else None
+        except (ValueError, UnicodeDecodeError):
+            body = text or None
+        return error_for_status(
+            response.status_code,
+            _error_message(body, text),
+            body=body,
+            method=response.request.method,
+            url=_safe_url(response.request.url),
+            retry_after=retry_after,
+        )
+
+
+def check_v1(response: httpx.Response) -> None:
+    """The v1 convention: HTTP 200 with `{"status": "ERROR", "msg": ...}` is an error."""
+    content = response.content
+    # Cheap pre-check: only a JSON object that mentions ERROR can be one.
+    if not content or content.lstrip()[:1] != b"{" or b"ERROR" not in content:
+        return
+    try:
+        body = json.loads(content)
+    except ValueError:
+        return
+    if isinstance(body, dict) and body.get("status") == "ERROR":
+        raise OperationError(
+            _error_message(body, "") if body.get("msg") else "the server reported an error",
+            status_code=response.status_code,
+            body=body,
+            method=response.request.method,
+            url=_safe_url(response.request.url),
+        )
+
+
+def _safe_url(url: httpx.URL) -> str:
+    """The URL without userinfo, so credentials embedded in a base URL never reach a message."""
+    return str(url.copy_with(username=None, password=None)) if url.userinfo else str(url)
+
+
+async def call_maybe_async(callback: Callable[..., Any] | None, *args: Any) -> None:
+    """Call a plain or coroutine callback."""
+    if callback is None:
+        return
+    result = callback(*args)
+    if isinstance(result, Awaitable):
+        await result
+
+
+def require_rate_limit(exc: BaseException) -> float | None:
+    """The `Retry-After` of a RateLimitError, for schedulers that slow down as a whole."""
+    return exc.retry_after if isinstance(exc, RateLimitError) else None

@@ -1,0 +1,294 @@
+"""Jobs: the handle, the status normalisation, and waiting on one job.
+
+The mapping from the wire follows `reference/05-job-status-facts.md`:
+a `cur_status.status` of FAILED, CANCELLED or STOPPED_AT_CHECKPOINT decides the state whatever
+`state` and `results` say; otherwise DONE/COMPLETE with every result OK is COMPLETE and a result
+with ERROR is FAILED; while PENDING, `cur_status` gives RUNNING/PAUSED and the progress.
+Anything unknown is UNKNOWN: waited on (bounded by the deadline), never a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from contextlib import aclosing
+from typing import TYPE_CHECKING, Any, Final
+
+import anyio
+
+from ._errors import JobCancelledError, JobFailedError, ResponseValidationError, WaitTimeoutError
+from ._http import call_maybe_async, decode_json, parse_retry_after
+from ._models import JobState, JobStatus, PollPolicy
+
+if TYPE_CHECKING:
+    from ._client import AsyncInstabase
+
+__all__ = ["Job", "parse_v1_status", "parse_v2_status"]
+
+_TOKEN_VERSION: Final = 1
+_STATUS_PATH: Final = "/api/v1/jobs/status"
+_DECIDING: Final = {
+    "FAILED": JobState.FAILED,
+    "CANCELLED": JobState.CANCELLED,
+    "STOPPED_AT_CHECKPOINT": JobState.STOPPED_AT_CHECKPOINT,
+}
+_WHILE_PENDING: Final = {"RUNNING": JobState.RUNNING, "PAUSED": JobState.PAUSED}
+_V2_STATES: Final = {
+    "PENDING": JobState.PENDING,
+    "RUNNING": JobState.RUNNING,
+    "COMPLETE": JobState.COMPLETE,
+    "FAILED": JobState.FAILED,
+    "CANCELLED": JobState.CANCELLED,
+}
+
+
+def _progress(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    if math.isnan(number):
+        return None
+    return min(1.0, max(0.0, number))
+
+
+def parse_v1_status(body: Any, job_id: str) -> JobStatus:
+    """Normalise a v1 `/api/v1/jobs/status` body (the v1 ERROR convention is checked earlier)."""
+    if not isinstance(body, Mapping):
+        raise ResponseValidationError(f"job {job_id}: the status body is not a JSON object")
+    cur = body.get("cur_status")
+    if isinstance(cur, str):
+        try:
+            cur = json.loads(cur)
+        except ValueError:
+            cur = None
+    if not isinstance(cur, Mapping):
+        cur = {}
+    cur_state = cur.get("status")
+    cur_state = cur_state.upper() if isinstance(cur_state, str) else None
+    raw_state = body.get("state")
+    raw_state = raw_state if isinstance(raw_state, str) else None
+    upper = raw_state.upper() if raw_state else None
+
+    raw_results = body.get("results")
+    results: tuple[Mapping[str, Any], ...] = (
+        tuple(r for r in raw_results if isinstance(r, Mapping)) if isinstance(raw_results, list) else ()
+    )
+    failed_result = next((r for r in results if r.get("status") == "ERROR"), None)
+
+    if cur_state in _DECIDING:
+        state = _DECIDING[cur_state]
+    elif upper in ("DONE", "COMPLETE"):
+        state = JobState.FAILED if failed_result is not None else JobState.COMPLETE
+    elif upper == "PENDING":
+        state = _WHILE_PENDING.get(cur_state or "", JobState.PENDING)
+    else:
+        state = JobState.UNKNOWN
+
+    message: str | None = None
+    if failed_result is not None and isinstance(failed_result.get("msg"), str):
+        message = failed_result["msg"]
+    elif isinstance(body.get("msg"), str) and body["msg"]:
+        message = body["msg"]
+    output_folder = next(
+        (r["output_folder"] for r in results if isinstance(r.get("output_folder"), str)), None
+    )
+    progress = _progress(cur.get("curProgress"))
+    if progress is None and state is JobState.COMPLETE:
+        progress = 1.0
+    reported_id = body.get("job_id")
+    return JobStatus(
+        job_id=reported_id if isinstance(reported_id, str) and reported_id else job_id,
+        state=state,
+        raw_state=raw_state,
+        progress=progress,
+        message=message,
+        output_folder=output_folder,
+        results=results,
+        raw=body,
+    )
+
+
+def parse_v2_status(body: Any, job_id: str) -> JobStatus:
+    """Normalise a v2 file-operation job body: `{"state": ..., "message": ...}`, both optional."""
+    if not isinstance(body, Mapping):
+        raise ResponseValidationError(f"job {job_id}: the status body is not a JSON object")
+    raw_state = body.get("state")
+    raw_state = raw_state if isinstance(raw_state, str) else None
+    state = _V2_STATES.get(raw_state.upper(), JobState.UNKNOWN) if raw_state else JobState.UNKNOWN
+    message = body.get("message")
+    return JobStatus(
+        job_id=job_id,
+        state=state,
+        raw_state=raw_state,
+        progress=1.0 if state is JobState.COMPLETE else _progress(body.get("progress")),
+        message=message if isinstance(message, str) and message else None,
+        raw=body,
+    )
+
+
+class Job:
+    """A handle on server-side work, bound to the client that started it.
+
+    Leaving a wait never touches the job itself: stopping to wait is not cancelling.
+    """
+
+    __slots__ = ("_client", "job_id", "output_folder", "status_url", "type")
+
+    def __init__(
+        self,
+        client: AsyncInstabase,
+        job_id: str,
+        *,
+        type: str | None = "flow",
+        status_url: str | None = None,
+        output_folder: str | None = None,
+    ) -> None:
+        self._client = client
+        self.job_id = job_id
+        self.type = type
+        self.status_url = status_url
+        self.output_folder = output_folder
+
+    def __repr__(self) -> str:
+        where = f"status_url={self.status_url!r}" if self.status_url else f"type={self.type!r}"
+        return f"Job({self.job_id!r}, {where})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Job):
+            return NotImplemented
+        return (self.job_id, self.type, self.status_url) == (other.job_id, other.type, other.status_url)
+
+    def __hash__(self) -> int:
+        return hash((self.job_id, self.type, self.status_url))
+
+    # ------------------------------------------------------------------ polling
+
+    async def status(self) -> JobStatus:
+        """Poll the job once."""
+        status, _ = await self._poll()
+        return status
+
+    async def _poll(self) -> tuple[JobStatus, float | None]:
+        """One status request: the status, and the server's `Retry-After` hint if it gave one."""
+        http = self._client._http
+        if self.status_url is not None:
+            response = await http.send("GET", self.status_url)
+            status = parse_v2_status(decode_json(response), self.job_id)
+        else:
+            params: dict[str, str] = {"job_id": self.job_id}
+            if self.type is not None:
+                params["type"] = self.type
+            response = await http.send("GET", http.url(_STATUS_PATH), params=params, v1=True)
+            status = parse_v1_status(decode_json(response), self.job_id)
+        hint = response.headers.get("Retry-After")
+        return status, parse_retry_after(hint) if hint is not None else None
+
+    async def wait(
+        self,
+        *,
+        timeout: float | None = None,
+        poll: PollPolicy | None = None,
+        raise_on_failure: bool = True,
+        stop_when_halted: bool = True,
+        on_status: Callable[[JobStatus], Any] | None = None,
+    ) -> JobStatus:
+        """Poll until the job is final (or halted) and return its last status.
+
+        Raises `JobFailedError`/`JobCancelledError` (unless `raise_on_failure=False`) and
+        `WaitTimeoutError` once `timeout` seconds have passed. Works under the caller's own
+        `anyio.fail_after`/`move_on_after`; cancelling it leaves nothing running.
+        """
+        if timeout is not None and timeout < 0:
+            raise ValueError(f"timeout must be >= 0, got {timeout!r}")
+        last: JobStatus | None = None
+        with anyio.move_on_after(math.inf if timeout is None else timeout) as scope:
+            async with aclosing(self._statuses(poll, stop_when_halted, scope.deadline)) as statuses:
+                async for status in statuses:
+                    last = status
+                    await call_maybe_async(on_status, status)
+        if last is None or not (last.is_final or (stop_when_halted and last.is_halted)):
+            raise WaitTimeoutError(
+                f"job {self.job_id} did not finish within {timeout} s"
+                + (f" (last state {last.state})" if last else ""),
+                last,
+            )
+        if raise_on_failure:
+            raise_for_outcome(last)
+        return last
+
+    def watch(self, poll: PollPolicy | None = None) -> AsyncIterator[JobStatus]:
+        """Each changed status (state or progress) until the job is final."""
+        return self._statuses(poll, False, math.inf)
+
+    async def _statuses(
+        self, poll: PollPolicy | None, stop_when_halted: bool, deadline: float
+    ) -> AsyncGenerator[JobStatus, None]:
+        policy = poll or self._client._poll
+        previous: tuple[JobState, float | None] | None = None
+        polls = 0
+        while True:
+            status, hint = await self._poll()
+            polls += 1
+            key = (status.state, status.progress)
+            if key != previous:
+                previous = key
+                yield status
+            if status.is_final or (stop_when_halted and status.is_halted):
+                return
+            delay = policy.delay(polls)
+            if hint is not None:
+                delay = max(delay, hint)
+            await anyio.sleep(min(delay, max(0.0, deadline - anyio.current_time())))
+
+    # ------------------------------------------------------------------ resuming elsewhere
+
+    def to_token(self) -> str:
+        """A plain, versioned JSON token (no secrets) that `jobs.from_token` turns back into a Job."""
+        return json.dumps(
+            {
+                "v": _TOKEN_VERSION,
+                "job_id": self.job_id,
+                "type": self.type,
+                "status_url": self.status_url,
+                "output_folder": self.output_folder,
+            },
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def _from_token(cls, client: AsyncInstabase, token: str) -> Job:
+        try:
+            data = json.loads(token)
+        except (TypeError, ValueError) as exc:
+            raise ValueError("not a job token: it is not JSON") from exc
+        if not isinstance(data, dict) or data.get("v") != _TOKEN_VERSION:
+            raise ValueError(f"not a job token of version {_TOKEN_VERSION}")
+        job_id = data.get("job_id")
+        if not isinstance(job_id, str) or not job_id:
+            raise ValueError("the job token has no job_id")
+        status_url = data.get("status_url")
+        if status_url is not None:
+            if not isinstance(status_url, str):
+                raise ValueError("the job token's status_url is not a string")
+            status_url = client._http.same_origin(status_url)
+        job_type = data.get("type")
+        output_folder = data.get("output_folder")
+        return cls(
+            client,
+            job_id,
+            type=job_type if isinstance(job_type, str) else None,
+            status_url=status_url,
+            output_folder=output_folder if isinstance(output_folder, str) else None,
+        )
+
+
+def raise_for_outcome(status: JobStatus) -> None:
+    """`JobFailedError`/`JobCancelledError` for a failed or cancelled final status."""
+    if status.state is JobState.FAILED:
+        raise JobFailedError(f"job {status.job_id} failed: {status.message or 'no message'}", status)
+    if status.state is JobState.CANCELLED:
+        raise JobCancelledError(f"job {status.job_id} was cancelled", status)

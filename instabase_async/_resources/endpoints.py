@@ -1,0 +1,144 @@
+"""`ib.endpoints`: custom HTTP endpoints (`/api/v1/http-endpoint`, the v1 error convention)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Final
+from urllib.parse import quote
+
+import httpx
+
+from .._convert import omit_none, require_str, structure, structure_list
+from .._errors import ResponseValidationError
+from .._http import Params, decode_json
+from .._models import HttpEndpoint
+from ._base import Resource, check_bool, check_str
+
+__all__ = ["Endpoints"]
+
+_ROOT: Final = "/api/v1/http-endpoint"
+_PATH_RE: Final = re.compile(r"[A-Za-z0-9_-]+")
+_METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def check_endpoint_path(value: Any, name: str = "path") -> None:
+    """An endpoint path: only `[A-Za-z0-9_-]`, as the document requires."""
+    check_str(name, value)
+    if not _PATH_RE.fullmatch(value):
+        raise ValueError(f"{name} may contain only letters, digits, '_' and '-', got {value!r}")
+
+
+class Endpoints(Resource):
+    """Create, inspect, change and call custom HTTP endpoints."""
+
+    __slots__ = ()
+
+    def _url(self, endpoint_id: str) -> str:
+        check_str("endpoint_id", endpoint_id)
+        return self._http.url(f"{_ROOT}/{quote(endpoint_id, safe='')}")
+
+    async def create(self, endpoint_id: str, *, path: str, handler_script_path: str) -> str:
+        """Create an endpoint at `/u/<path>` (`PUT <id>`); returns its id."""
+        url = self._url(endpoint_id)
+        check_endpoint_path(path)
+        check_str("handler_script_path", handler_script_path)
+        body = {"path": path, "handler_script_path": handler_script_path}
+        response = await self._http.send("PUT", url, json_body=body, v1=True)
+        return require_str(decode_json(response), "id", "create endpoint")
+
+    async def get(self, endpoint_id: str) -> HttpEndpoint:
+        """One endpoint's path, handler and state."""
+        response = await self._http.send("GET", self._url(endpoint_id), v1=True)
+        return structure(decode_json(response), HttpEndpoint, "HTTP endpoint")
+
+    async def update(
+        self,
+        endpoint_id: str,
+        *,
+        path: str | None = None,
+        handler_script_path: str | None = None,
+        enabled: bool | None = None,
+    ) -> str:
+        """Change only the given keys (`PATCH <id>`); returns the id. Empty strings are refused."""
+        url = self._url(endpoint_id)
+        if path is not None:
+            check_endpoint_path(path)
+        check_str("handler_script_path", handler_script_path, optional=True)
+        check_bool("enabled", enabled)
+        body = omit_none(path=path, handler_script_path=handler_script_path, enabled=enabled)
+        if not body:
+            raise ValueError("update needs at least one of path, handler_script_path, enabled")
+        response = await self._http.send("PATCH", url, json_body=body, v1=True)
+        answer = decode_json(response)
+        return require_str(answer, "id", "update endpoint") if isinstance(answer, Mapping) and "id" in answer \
+            else endpoint_id
+
+    async def delete(self, endpoint_id: str) -> None:
+        """Delete an endpoint."""
+        await self._http.send("DELETE", self._url(endpoint_id), v1=True)
+
+    async def list(
+        self,
+        *,
+        endpoint_id: str | None = None,
+        path: str | None = None,
+        handler_script_path: str | None = None,
+        enabled: bool | None = None,
+        page_size: int = 100,
+    ) -> AsyncIterator[HttpEndpoint]:
+        """Every matching endpoint (`GET list`), paged with offset/limit; a short page ends it."""
+        check_str("endpoint_id", endpoint_id, optional=True)
+        check_str("path", path, optional=True)
+        check_str("handler_script_path", handler_script_path, optional=True)
+        check_bool("enabled", enabled)
+        if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
+            raise ValueError(f"page_size must be an int >= 1, got {page_size!r}")
+        http = self._http
+        offset = 0
+        for _ in range(1_000_000):
+            params: Params = {
+                "id": endpoint_id,
+                "path": path,
+                "handler": handler_script_path,
+                "state": None if enabled is None else ("ENABLED" if enabled else "DISABLED"),
+                "offset": offset,
+                "limit": page_size,
+            }
+            body = decode_json(await http.send("GET", http.url(_ROOT + "/list"), params=params, v1=True))
+            if not isinstance(body, Mapping):
+                raise ResponseValidationError("the endpoint list is not a JSON object")
+            page = structure_list(body.get("endpoints", []), HttpEndpoint, "HTTP endpoint", "endpoints")
+            for item in page:
+                yield item
+            if len(page) < page_size:
+                return
+            offset += len(page)
+
+    async def call(
+        self,
+        path: str,
+        method: str = "GET",
+        *,
+        params: Params | None = None,
+        json: Any = None,
+        content: bytes | str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """Call the handler at `/u/<path>`; its response is returned as it is, whatever its status."""
+        check_endpoint_path(path)
+        method = method.upper()
+        if method not in _METHODS:
+            raise ValueError(f"unsupported HTTP method {method!r}")
+        if json is not None and content is not None:
+            raise ValueError("pass json or content, not both")
+        http = self._http
+        return await http.send(
+            method,
+            http.url(f"{_ROOT}/u/{path}"),
+            params=params,
+            json_body=json,
+            content=content.encode() if isinstance(content, str) else content,
+            headers=headers,
+            check_status=False,
+        )

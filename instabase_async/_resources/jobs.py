@@ -1,0 +1,95 @@
+"""`ib.jobs`: status by id, handles from ids and tokens, and waiting on one or many jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from .._jobs import Job
+from .._models import JobOutcome, JobStatus, PollPolicy
+from ._base import Resource, check_str
+
+__all__ = ["Jobs"]
+
+
+class Jobs(Resource):
+    """Job handles and waiting."""
+
+    __slots__ = ()
+
+    def from_id(self, job_id: str, *, type: str | None = "flow") -> Job:
+        """A handle for a job whose id you know (v1 status API; `type` as the job was started)."""
+        check_str("job_id", job_id)
+        check_str("type", type, optional=True)
+        return Job(self._client, job_id, type=type)
+
+    def from_token(self, token: str) -> Job:
+        """The job a `Job.to_token()` described, bound to this client."""
+        return Job._from_token(self._client, token)
+
+    async def status(self, job_id: str, *, type: str | None = "flow") -> JobStatus:
+        """Poll a job once by id."""
+        return await self.from_id(job_id, type=type).status()
+
+    async def wait(
+        self,
+        job: Job,
+        *,
+        timeout: float | None = None,
+        poll: PollPolicy | None = None,
+        raise_on_failure: bool = True,
+        stop_when_halted: bool = True,
+        on_status: Callable[[JobStatus], Any] | None = None,
+    ) -> JobStatus:
+        """`job.wait(...)`."""
+        return await job.wait(
+            timeout=timeout,
+            poll=poll,
+            raise_on_failure=raise_on_failure,
+            stop_when_halted=stop_when_halted,
+            on_status=on_status,
+        )
+
+    def waiter(
+        self,
+        *,
+        max_in_flight: int = 32,
+        poll: PollPolicy | None = None,
+        timeout: float | None = None,
+        max_polls_per_second: float | None = None,
+        stop_when_halted: bool = True,
+    ) -> Any:
+        """An async context manager that waits on many jobs with bounded requests (see `Waiter`)."""
+        from .._bulk import Waiter
+
+        return Waiter(
+            self._client,
+            max_in_flight=max_in_flight,
+            poll=poll,
+            timeout=timeout,
+            max_polls_per_second=max_polls_per_second,
+            stop_when_halted=stop_when_halted,
+        )
+
+    async def wait_all(
+        self,
+        jobs: Iterable[Job],
+        *,
+        max_in_flight: int = 32,
+        poll: PollPolicy | None = None,
+        timeout: float | None = None,
+        max_polls_per_second: float | None = None,
+        stop_when_halted: bool = True,
+    ) -> list[JobOutcome]:
+        """Wait on every job; the outcomes in input order."""
+        from .._bulk import wait_all
+
+        return await wait_all(
+            self._client,
+            jobs,
+            max_in_flight=max_in_flight,
+            poll=poll,
+            timeout=timeout,
+            max_polls_per_second=max_polls_per_second,
+            stop_when_halted=stop_when_halted,
+        )

@@ -1,0 +1,235 @@
+"""`ib.solutions`: deployed solutions (`/api/v2/solutions/deployed`, the v2 status-code convention)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any, Final
+from urllib.parse import quote
+
+import attrs
+
+from .._convert import omit_none, require_str, run_settings_dict, structure, structure_list
+from .._errors import ResponseValidationError
+from .._http import Params, decode_json
+from .._jobs import Job
+from .._models import RunSettings, Solution, SolutionJob
+from ._base import Resource, check_job_id, check_str
+
+__all__ = ["Solutions"]
+
+_ROOT: Final = "/api/v2/solutions/deployed"
+VISIBILITIES: Final = frozenset({"PUBLIC", "PRIVATE", "PENDING_REVIEW"})
+STATES: Final = frozenset({"ACTIVE", "INACTIVE"})
+SORT_KEYS: Final = frozenset({"startTimeNs", "name", "version", "username", "timeTakenNs", "state"})
+ORDERS: Final = frozenset({"ASCENDING", "DESCENDING"})
+
+StrOrList = str | Sequence[str] | None
+
+
+def _one_of(name: str, value: str | None, allowed: frozenset[str]) -> None:
+    if value is not None and value not in allowed:
+        raise ValueError(f"{name} must be one of {sorted(allowed)}, got {value!r}")
+
+
+def _page_size(value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"page_size must be an int >= 1, got {value!r}")
+
+
+def _first(value: Any) -> Any:
+    """`has_more` and `next_offset` are documented as one-element lists; accept a bare value too."""
+    if isinstance(value, list):
+        return value[0] if value else None
+    return value
+
+
+def _many(name: str, value: StrOrList) -> list[str] | None:
+    if value is None:
+        return None
+    values = [value] if isinstance(value, str) else list(value)
+    for item in values:
+        check_str(name, item)
+    return values
+
+
+class Solutions(Resource):
+    """Deployed solutions: deploy, list, run, update, delete, and their jobs."""
+
+    __slots__ = ()
+
+    def _path(self, solution_id: str, *rest: str) -> str:
+        check_str("solution_id", solution_id)
+        return self._http.url("/".join([_ROOT, quote(solution_id, safe=""), *rest]))
+
+    def _job(self, body: Any, what: str, job_type: str) -> Job:
+        return Job(self._client, require_str(body, "job_id", what), type=job_type)
+
+    async def deploy(self, solution_path: str) -> Job:
+        """Deploy an `.ibsolution` (`POST`); the returned job has type `async`."""
+        check_str("solution_path", solution_path)
+        http = self._http
+        response = await http.send("POST", http.url(_ROOT), json_body={"solution_path": solution_path})
+        return self._job(decode_json(response), "deploy", "async")
+
+    async def get(self, solution_id: str) -> Solution:
+        """One solution in detail."""
+        response = await self._http.send("GET", self._path(solution_id))
+        return _solution(decode_json(response))
+
+    async def delete(self, solution_id: str) -> Job:
+        """Delete a solution through an asynchronous job (type `async`)."""
+        response = await self._http.send("DELETE", self._path(solution_id))
+        return self._job(decode_json(response), "delete solution", "async")
+
+    async def list(
+        self,
+        *,
+        state: str | None = None,
+        name: str | None = None,
+        author: str | None = None,
+        owner: str | None = None,
+        visibility: str | None = None,
+        page_size: int = 20,
+    ) -> AsyncIterator[Solution]:
+        """Every matching solution, page by page, following `has_more[0]`/`next_offset[0]`."""
+        _one_of("state", state, STATES)
+        _one_of("visibility", visibility, VISIBILITIES)
+        _page_size(page_size)
+        http = self._http
+        offset = 0
+        for _ in range(1_000_000):
+            params: Params = {
+                "limit": page_size,
+                "offset": offset,
+                "state": state,
+                "name": name,
+                "author": author,
+                "owner": owner,
+                "visibility": visibility,
+            }
+            body = decode_json(await http.send("GET", http.url(_ROOT), params=params))
+            for item in structure_list(_get(body, "solutions"), Solution, "solution", "solutions"):
+                yield item
+            next_offset = _first(body.get("next_offset"))
+            if not _first(body.get("has_more")) or not isinstance(next_offset, int) or next_offset <= offset:
+                return
+            offset = next_offset
+
+    async def run(
+        self,
+        solution_id: str,
+        *,
+        input_dir: str,
+        output_dir: str | None = None,
+        job_id: str | None = None,
+        settings: RunSettings | Mapping[str, Any] | None = None,
+    ) -> Job:
+        """Run a deployed solution by id; the job has type `flow`."""
+        check_str("input_dir", input_dir)
+        check_str("output_dir", output_dir, optional=True)
+        check_job_id(job_id)
+        url = self._path(solution_id, "run")
+        body = omit_none(
+            input_dir=input_dir, output_dir=output_dir, job_id=job_id, settings=run_settings_dict(settings)
+        )
+        response = await self._http.send("POST", url, json_body=body)
+        return self._job(decode_json(response), "run solution", "flow")
+
+    async def run_by_name(
+        self,
+        name: str,
+        *,
+        input_dir: str,
+        version: str | None = None,
+        owner: str | None = None,
+        output_dir: str | None = None,
+        job_id: str | None = None,
+        settings: RunSettings | Mapping[str, Any] | None = None,
+    ) -> Job:
+        """Run a deployed solution by name (and version/owner); the job has type `flow`."""
+        check_str("name", name)
+        check_str("input_dir", input_dir)
+        check_str("version", version, optional=True)
+        check_str("owner", owner, optional=True)
+        check_str("output_dir", output_dir, optional=True)
+        check_job_id(job_id)
+        body = omit_none(
+            name=name,
+            version=version,
+            owner=owner,
+            input_dir=input_dir,
+            output_dir=output_dir,
+            job_id=job_id,
+            settings=run_settings_dict(settings),
+        )
+        http = self._http
+        response = await http.send("POST", http.url(_ROOT + "/run"), json_body=body)
+        return self._job(decode_json(response), "run solution", "flow")
+
+    async def update(
+        self, solution_id: str, *, visibility: str | None = None, state: str | None = None
+    ) -> Solution:
+        """Change a solution's visibility and/or state (query parameters, as documented)."""
+        _one_of("visibility", visibility, VISIBILITIES)
+        _one_of("state", state, STATES)
+        if visibility is None and state is None:
+            raise ValueError("update needs visibility or state")
+        url = self._path(solution_id)
+        response = await self._http.send("PATCH", url, params={"visibility": visibility, "state": state})
+        return _solution(decode_json(response))
+
+    async def jobs(
+        self,
+        solution_id: str | None = None,
+        *,
+        solution_ids: StrOrList = None,
+        user: StrOrList = None,
+        job_id: StrOrList = None,
+        state: StrOrList = None,
+        owner: StrOrList = None,
+        name: StrOrList = None,
+        output_repo: StrOrList = None,
+        sort_by: str | None = None,
+        order: str | None = None,
+        page_size: int = 20,
+    ) -> AsyncIterator[SolutionJob]:
+        """Runs of one solution (`<id>/jobs`) or of many (`jobs`, filtered), paged by offset.
+
+        List filters are sent as repeated query parameters.
+        """
+        _one_of("sort_by", sort_by, SORT_KEYS)
+        _one_of("order", order, ORDERS)
+        _page_size(page_size)
+        http = self._http
+        url = self._path(solution_id, "jobs") if solution_id is not None else http.url(_ROOT + "/jobs")
+        filters: dict[str, Any] = {
+            "solution_id": _many("solution_ids", solution_ids),
+            "user": _many("user", user),
+            "job_id": _many("job_id", job_id),
+            "state": _many("state", state),
+            "owner": _many("owner", owner),
+            "name": _many("name", name),
+            "output_repo": _many("output_repo", output_repo),
+            "sort_by": sort_by,
+            "order": order,
+        }
+        offset = 0
+        for _ in range(1_000_000):
+            params: Params = {**filters, "limit": page_size, "offset": offset}
+            body = decode_json(await http.send("GET", url, params=params))
+            page = structure_list(_get(body, "jobs"), SolutionJob, "solution job", "jobs")
+            for item in page:
+                yield attrs.evolve(item, job=Job(self._client, item.id, type="flow"))
+            if len(page) < page_size:
+                return
+            offset += len(page)
+
+
+def _get(body: Any, key: str) -> Any:
+    if not isinstance(body, Mapping):
+        raise ResponseValidationError(f"expected a JSON object with {key!r}")
+    return body.get(key)
+
+
+def _solution(body: Any) -> Solution:
+    return structure(_get(body, "solution"), Solution, "solution")
