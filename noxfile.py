@@ -1,4 +1,4 @@
-"""Sessions: tests on 3.11-3.13, lint (ruff), typing (mypy --strict), bench, soak, tests on the fast transport."""
+"""Sessions: tests (3.11-3.13), lint (ruff), typing (mypy --strict), bench, soak, tests_aiohttp."""
 
 from __future__ import annotations
 
@@ -15,7 +15,13 @@ def tests(session: nox.Session) -> None:
     """The test suite with branch coverage (the README's test command)."""
     session.install("-e", ".[dev]")
     session.run(
-        "python", "-m", "pytest", "--cov=instabase_async", "--cov-branch", "--cov-report=term", *session.posargs
+        "python",
+        "-m",
+        "pytest",
+        "--cov=instabase_async",
+        "--cov-branch",
+        "--cov-report=term",
+        *session.posargs,
     )
 
 

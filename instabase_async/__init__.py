@@ -79,6 +79,7 @@ __all__ = [
     "OperationError",
     "PollPolicy",
     "PreconditionFailedError",
+    "ProcessFilesSettings",
     "Progress",
     "RateLimitError",
     "ResponseValidationError",

@@ -102,7 +102,9 @@ class AsyncInstabase:
         """A client for `INSTABASE_URL` with `INSTABASE_TOKEN`; other options as keywords."""
         base_url = os.environ.get("INSTABASE_URL")
         token = os.environ.get("INSTABASE_TOKEN")
-        missing = [name for name, value in (("INSTABASE_URL", base_url), ("INSTABASE_TOKEN", token)) if not value]
+        missing = [
+            name for name, value in (("INSTABASE_URL", base_url), ("INSTABASE_TOKEN", token)) if not value
+        ]
         if missing:
             raise ValueError(f"set {' and '.join(missing)} in the environment")
         assert base_url is not None and token is not None
@@ -158,7 +160,7 @@ class AsyncInstabase:
         *,
         params: Params | None = None,
         json: Any = None,
-        content: bytes | None = None,
+        content: bytes | str | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """Call any other Instabase API (`path` such as `/api/v1/...`) with the same auth,
@@ -169,6 +171,8 @@ class AsyncInstabase:
             raise ValueError(f"path must be an API path starting with '/', got {path!r}")
         if json is not None and content is not None:
             raise ValueError("pass json or content, not both")
+        if isinstance(content, str):
+            content = content.encode("utf-8")
         http = self._http
         response = await http.send(
             method.upper(), http.url(path), params=params, json_body=json, content=content, headers=headers

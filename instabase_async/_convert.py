@@ -9,7 +9,7 @@ value in an optional key becomes None rather than a crash.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
@@ -251,4 +251,3 @@ def structure_list(items: Any, cls: type[T], what: str, key: str) -> list[T]:
     if not isinstance(items, list):
         raise ResponseValidationError(f"the {what} response has no {key!r} list")
     return [structure(item, cls, what) for item in items]
-

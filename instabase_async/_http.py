@@ -33,7 +33,7 @@ __all__ = ["HTTP", "BodyFactory", "Params", "is_loopback", "parse_retry_after"]
 
 log = logging.getLogger("instabase_async")
 
-Params: TypeAlias = Mapping[str, str | int | bool | Sequence[str] | None]
+Params: TypeAlias = Mapping[str, str | int | float | bool | Sequence[str] | None]
 # A request body that can be produced again from the start: retries call the factory anew.
 BodyFactory: TypeAlias = Callable[[], AsyncIterable[bytes]]
 
@@ -79,7 +79,7 @@ def _clean_params(params: Params | None) -> list[tuple[str, str]] | None:
             continue
         if isinstance(value, bool):
             out.append((key, "true" if value else "false"))
-        elif isinstance(value, str | int):
+        elif isinstance(value, str | int | float):
             out.append((key, str(value)))
         else:
             out.extend((key, str(item)) for item in value)
@@ -253,7 +253,16 @@ class HTTP:
         async with self._exchange(
             method, url, params=params, headers=headers, stream=True, check_status=True
         ) as response:
-            yield response
+            try:
+                yield response
+            except httpx.TransportError as exc:
+                # The body failed mid-way (reset, timeout): the same error class as any other request.
+                cls = APITimeoutError if isinstance(exc, httpx.TimeoutException) else APIConnectionError
+                raise cls(
+                    f"{type(exc).__name__} while reading the body: {exc or 'the connection was lost'}",
+                    method=method,
+                    url=_safe_url(response.request.url),
+                ) from exc
 
     @asynccontextmanager
     async def _exchange(
@@ -270,6 +279,9 @@ class HTTP:
     ) -> AsyncIterator[httpx.Response]:
         client = self.client
         policy = self.retry
+        if headers and any(key.lower() == "authorization" for key in headers):
+            # A second Authorization header would go out beside the token: refuse it before sending.
+            raise ValueError("the client sends the token itself: do not pass an Authorization header")
         req_headers = {**self._headers, **(headers or {}), "Authorization": self._auth}
         query = _clean_params(params)
         body: bytes | None = None
@@ -308,9 +320,8 @@ class HTTP:
                 never_sent = isinstance(exc, _NEVER_SENT) and not (one_shot and one_shot.started)
                 replayable = one_shot is None or not one_shot.started
                 may_retry = never_sent or (method in _IDEMPOTENT and replayable)
-                log.debug(
-                    "%s %s failed on attempt %d: %s", method, request.url, attempt, type(exc).__name__
-                )
+                where = _safe_url(request.url)
+                log.debug("%s %s failed on attempt %d: %s", method, where, attempt, type(exc).__name__)
                 if may_retry and attempt < policy.max_attempts:
                     await anyio.sleep(policy.backoff(attempt))
                     continue
@@ -339,9 +350,9 @@ class HTTP:
                 return
 
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            retryable = status == 429 or (
-                status in _RETRY_STATUS and method in _IDEMPOTENT and (one_shot is None or not one_shot.started)
-            )
+            # A body that was already read cannot be replayed: not even a 429 is retried then.
+            replayable = one_shot is None or not one_shot.started
+            retryable = replayable and (status == 429 or (status in _RETRY_STATUS and method in _IDEMPOTENT))
             too_long = retry_after is not None and retry_after > policy.max_retry_after
             if retryable and not too_long and attempt < policy.max_attempts:
                 delay = retry_after if retry_after is not None else policy.backoff(attempt)

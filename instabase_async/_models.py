@@ -115,7 +115,7 @@ class PollPolicy:
 # --------------------------------------------------------------------------- jobs
 
 
-class JobState(str, enum.Enum):
+class JobState(enum.StrEnum):
     """Where a job is. Final: COMPLETE, FAILED, CANCELLED. Halted: PAUSED, STOPPED_AT_CHECKPOINT."""
 
     PENDING = "PENDING"
@@ -126,9 +126,6 @@ class JobState(str, enum.Enum):
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
     UNKNOWN = "UNKNOWN"
-
-    def __str__(self) -> str:
-        return self.value
 
     @property
     def is_final(self) -> bool:

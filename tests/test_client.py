@@ -17,7 +17,13 @@ def ok(request: httpx.Request) -> httpx.Response:
 
 @pytest.mark.parametrize(
     "url",
-    ["http://localhost:8080", "http://127.0.0.1", "http://[::1]:9000", "https://www.instabase.com", "https://h/prefix/"],
+    [
+        "http://localhost:8080",
+        "http://127.0.0.1",
+        "http://[::1]:9000",
+        "https://www.instabase.com",
+        "https://h/prefix/",
+    ],
 )
 def test_accepted_base_urls(url: str) -> None:
     """https anywhere and plain http on loopback are accepted; a trailing slash is dropped."""
@@ -87,7 +93,9 @@ def test_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_policies_default_and_override() -> None:
     """retry and poll default to the spec's policies and can be replaced."""
     client = AsyncInstabase("https://h", "t")
-    assert client.retry == RetryPolicy(max_attempts=4, initial_backoff=0.5, max_backoff=20, max_retry_after=60)
+    assert client.retry == RetryPolicy(
+        max_attempts=4, initial_backoff=0.5, max_backoff=20, max_retry_after=60
+    )
     assert client.poll == PollPolicy(initial=1.0, maximum=10.0, multiplier=1.5, jitter=0.2)
     assert AsyncInstabase("https://h", "t", retry=RetryPolicy.disabled()).retry.max_attempts == 1
 

@@ -46,7 +46,9 @@ def client_for(handler: Callable[[httpx.Request], httpx.Response], **kwargs: Any
     return AsyncInstabase(BASE, "tok", transport=httpx.MockTransport(handler), **kwargs)
 
 
-def sequence(bodies: list[dict[str, Any]]) -> tuple[Callable[[httpx.Request], httpx.Response], list[httpx.Request]]:
+def sequence(
+    bodies: list[dict[str, Any]],
+) -> tuple[Callable[[httpx.Request], httpx.Response], list[httpx.Request]]:
     """A handler answering status polls with `bodies` in turn (the last one repeats)."""
     seen: list[httpx.Request] = []
 
@@ -127,11 +129,24 @@ def test_status_body_must_be_an_object() -> None:
 
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3)
+    ),
     max_leaves=8,
 )
 _state_words = st.sampled_from(
-    ["PENDING", "DONE", "COMPLETE", "RUNNING", "FAILED", "CANCELLED", "PAUSED", "STOPPED_AT_CHECKPOINT", "OK", "ERROR"]
+    [
+        "PENDING",
+        "DONE",
+        "COMPLETE",
+        "RUNNING",
+        "FAILED",
+        "CANCELLED",
+        "PAUSED",
+        "STOPPED_AT_CHECKPOINT",
+        "OK",
+        "ERROR",
+    ]
 )
 
 
@@ -185,7 +200,7 @@ async def test_wait_accepts_async_callbacks() -> None:
     states: list[JobState] = []
 
     async def record(status: JobStatus) -> None:
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()
         states.append(status.state)
 
     async with client_for(handler) as ib:

@@ -71,8 +71,11 @@ class Endpoints(Resource):
             raise ValueError("update needs at least one of path, handler_script_path, enabled")
         response = await self._http.send("PATCH", url, json_body=body, v1=True)
         answer = decode_json(response)
-        return require_str(answer, "id", "update endpoint") if isinstance(answer, Mapping) and "id" in answer \
+        return (
+            require_str(answer, "id", "update endpoint")
+            if isinstance(answer, Mapping) and "id" in answer
             else endpoint_id
+        )
 
     async def delete(self, endpoint_id: str) -> None:
         """Delete an endpoint."""

@@ -8,8 +8,10 @@ an anyio file is never handed to httpx as `content` (httpx would iterate it line
 from __future__ import annotations
 
 import builtins
+import contextlib
 import json
 import os
+import tempfile
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -33,7 +35,14 @@ _ROOT: Final = "/api/v2/files"
 CHUNK_SIZE: Final = 1 << 20
 
 WriteData: TypeAlias = (
-    bytes | bytearray | memoryview | str | os.PathLike[str] | IO[bytes] | AsyncIterable[bytes] | Iterable[bytes]
+    bytes
+    | bytearray
+    | memoryview
+    | str
+    | os.PathLike[str]
+    | IO[bytes]
+    | AsyncIterable[bytes]
+    | Iterable[bytes]
 )
 StrPath: TypeAlias = str | os.PathLike[str]
 
@@ -58,7 +67,9 @@ def _retry_header(server_retry: ServerRetry | None) -> dict[str, str]:
     return {"IB-Retry-Config": json.dumps(value)}
 
 
-async def _file_chunks(file: AsyncFile[bytes], start: int, on_chunk: Callable[[int], None] | None) -> AsyncIterator[bytes]:
+async def _file_chunks(
+    file: AsyncFile[bytes], start: int, on_chunk: Callable[[int], None] | None
+) -> AsyncIterator[bytes]:
     await file.seek(start)
     while chunk := await file.read(CHUNK_SIZE):
         if on_chunk is not None:
@@ -66,7 +77,9 @@ async def _file_chunks(file: AsyncFile[bytes], start: int, on_chunk: Callable[[i
         yield chunk
 
 
-async def _iter_chunks(source: AsyncIterable[bytes] | Iterable[bytes], on_chunk: Callable[[int], None] | None) -> AsyncIterator[bytes]:
+async def _iter_chunks(
+    source: AsyncIterable[bytes] | Iterable[bytes], on_chunk: Callable[[int], None] | None
+) -> AsyncIterator[bytes]:
     if isinstance(source, AsyncIterable):
         async for chunk in source:
             if not isinstance(chunk, bytes | bytearray | memoryview):
@@ -128,6 +141,9 @@ class Files(Resource):
         if isinstance(data, os.PathLike):
             async with await anyio.open_file(data, "rb") as file:
                 return await self._put_file(url, file, headers, on_chunk)
+        if isinstance(data, AsyncFile):
+            # An anyio file: read it in fixed-size chunks, never line by line as an async iterable.
+            return await self._put_file(url, data, headers, on_chunk)
         if hasattr(data, "read"):
             return await self._put_file(url, anyio.wrap_file(data), headers, on_chunk)  # type: ignore[arg-type]
         if isinstance(data, AsyncIterable | Iterable):
@@ -142,10 +158,16 @@ class Files(Resource):
 
             await http.send("PUT", url, content=_iter_chunks(source, count), headers=headers)
             return counted
-        raise TypeError(f"cannot upload {type(data).__name__}: pass bytes, str, a path, a file or an iterable")
+        raise TypeError(
+            f"cannot upload {type(data).__name__}: pass bytes, str, a path, a file or an iterable"
+        )
 
     async def _put_file(
-        self, url: str, file: AsyncFile[bytes], headers: dict[str, str], on_chunk: Callable[[int], None] | None
+        self,
+        url: str,
+        file: AsyncFile[bytes],
+        headers: dict[str, str],
+        on_chunk: Callable[[int], None] | None,
     ) -> int:
         raw = file.wrapped
         seekable = raw.seekable() if hasattr(raw, "seekable") else False
@@ -172,7 +194,11 @@ class Files(Resource):
         return sent
 
     async def _write_stream(
-        self, url: str, file: AsyncFile[bytes], headers: dict[str, str], on_chunk: Callable[[int], None] | None
+        self,
+        url: str,
+        file: AsyncFile[bytes],
+        headers: dict[str, str],
+        on_chunk: Callable[[int], None] | None,
     ) -> int:
         async def chunks() -> AsyncIterator[bytes]:
             while chunk := await file.read(CHUNK_SIZE):
@@ -228,11 +254,7 @@ class Files(Resource):
     ) -> int:
         url = self._url(path)
         target = Path(local_path)
-        if target.is_dir():
-            raise IsADirectoryError(f"{target} is a directory")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp_name = await anyio.to_thread.run_sync(_temp_beside, target)
-        temp = Path(temp_name)
+        fd, temp = await anyio.to_thread.run_sync(_temp_beside, target)
         written = 0
         try:
             async with (
@@ -246,7 +268,9 @@ class Files(Resource):
                         on_chunk(len(chunk))
             await anyio.to_thread.run_sync(os.replace, temp, target)
         except BaseException:
-            temp.unlink(missing_ok=True)
+            # Synchronous on purpose: this also runs when cancelled, where awaiting is not possible.
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp)
             raise
         return written
 
@@ -278,7 +302,9 @@ class Files(Resource):
         response = await self._http.send("DELETE", self._url(path))
         location = response.headers.get("Location")
         if not location:
-            raise ResponseValidationError(f"DELETE {path!r} answered {response.status_code} without a Location")
+            raise ResponseValidationError(
+                f"DELETE {path!r} answered {response.status_code} without a Location"
+            )
         try:
             status_url = self._http.same_origin(location)
         except ValueError as exc:
@@ -372,6 +398,8 @@ def _range_header(value: Sequence[int]) -> str:
 
 
 def _temp_beside(target: Path) -> tuple[int, str]:
-    import tempfile
-
+    """An open temporary file in the target's folder (created if need be), so the final rename is atomic."""
+    if target.is_dir():
+        raise IsADirectoryError(f"{target} is a directory")
+    target.parent.mkdir(parents=True, exist_ok=True)
     return tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)

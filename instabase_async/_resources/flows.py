@@ -31,7 +31,9 @@ class Flows(Resource):
         job_id = require_str(data, "job_id", f"flow/{endpoint}")
         assert isinstance(data, Mapping)
         folder = data.get("output_folder")
-        return Job(self._client, job_id, type="flow", output_folder=folder if isinstance(folder, str) else None)
+        return Job(
+            self._client, job_id, type="flow", output_folder=folder if isinstance(folder, str) else None
+        )
 
     async def run(
         self,
@@ -50,20 +52,25 @@ class Flows(Resource):
         webhook: WebhookConfig | Mapping[str, Any] | None = None,
     ) -> Job:
         """Run a flow (`POST /api/v1/flow/run_flow_async`)."""
-        return await self._start("run_flow_async", flow_run_body(FlowRunRequest(
-            ibflow_path,
-            input_dir,
-            output_dir=output_dir,
-            output_has_run_id=output_has_run_id,
-            delete_out_dir=delete_out_dir,
-            log_to_timeline=log_to_timeline,
-            notification_emails=notification_emails,
-            tags=tags,
-            step_timeout=step_timeout,
-            pipeline_ids=pipeline_ids,
-            save_binary_to_output=save_binary_to_output,
-            webhook=webhook,  # type: ignore[arg-type]
-        )))
+        return await self._start(
+            "run_flow_async",
+            flow_run_body(
+                FlowRunRequest(
+                    ibflow_path,
+                    input_dir,
+                    output_dir=output_dir,
+                    output_has_run_id=output_has_run_id,
+                    delete_out_dir=delete_out_dir,
+                    log_to_timeline=log_to_timeline,
+                    notification_emails=notification_emails,
+                    tags=tags,
+                    step_timeout=step_timeout,
+                    pipeline_ids=pipeline_ids,
+                    save_binary_to_output=save_binary_to_output,
+                    webhook=webhook,  # type: ignore[arg-type]
+                )
+            ),
+        )
 
     async def submit(self, request: FlowRunRequest) -> Job:
         """Start one `FlowRunRequest` (what `run_many` does for each)."""
@@ -176,7 +183,9 @@ def flow_run_body(request: FlowRunRequest) -> dict[str, Any]:
         output_has_run_id=request.output_has_run_id,
         delete_out_dir=request.delete_out_dir,
         log_to_timeline=request.log_to_timeline,
-        notification_emails=list(request.notification_emails) if request.notification_emails is not None else None,
+        notification_emails=list(request.notification_emails)
+        if request.notification_emails is not None
+        else None,
         tags=list(request.tags) if request.tags is not None else None,
         step_timeout=request.step_timeout,
         pipeline_ids=list(request.pipeline_ids) if request.pipeline_ids is not None else None,
