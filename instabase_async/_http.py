@@ -304,11 +304,21 @@ class HTTP:
             elif one_shot is not None:
                 payload = one_shot
             request = client.build_request(
-                method, url, params=query, content=payload, headers=req_headers  # type: ignore[arg-type]
+                method,
+                url,
+                params=query,  # type: ignore[arg-type]
+                content=payload,
+                headers=req_headers,
             )
             started = time.perf_counter()
+            failure: httpx.TransportError | None = None
+            # The slot is held until the response is closed, streamed bodies included, so open
+            # connections never outnumber the pool. A fresh borrower per exchange lets one task
+            # hold a stream and make other calls at the same time.
+            borrower = object()
+            await self.limiter.acquire_on_behalf_of(borrower)
             try:
-                async with self.limiter:
+                try:
                     response = await client.send(request, stream=True)
                     try:
                         if not stream or (check_status and response.status_code >= 300):
@@ -316,39 +326,39 @@ class HTTP:
                     except BaseException:
                         await response.aclose()
                         raise
-            except httpx.TransportError as exc:
-                never_sent = isinstance(exc, _NEVER_SENT) and not (one_shot and one_shot.started)
+                except httpx.TransportError as exc:
+                    failure = exc
+                else:
+                    if response.status_code < 300 or not check_status:
+                        if log.isEnabledFor(logging.DEBUG):
+                            self._log(request, response.status_code, started, attempt)
+                        try:
+                            yield response
+                        finally:
+                            await response.aclose()
+                        return
+            finally:
+                self.limiter.release_on_behalf_of(borrower)
+
+            if failure is not None:
+                never_sent = isinstance(failure, _NEVER_SENT) and not (one_shot and one_shot.started)
                 replayable = one_shot is None or not one_shot.started
                 may_retry = never_sent or (method in _IDEMPOTENT and replayable)
                 where = _safe_url(request.url)
-                log.debug("%s %s failed on attempt %d: %s", method, where, attempt, type(exc).__name__)
+                log.debug("%s %s failed on attempt %d: %s", method, where, attempt, type(failure).__name__)
                 if may_retry and attempt < policy.max_attempts:
                     await anyio.sleep(policy.backoff(attempt))
                     continue
-                cls = APITimeoutError if isinstance(exc, httpx.TimeoutException) else APIConnectionError
+                cls = APITimeoutError if isinstance(failure, httpx.TimeoutException) else APIConnectionError
                 raise cls(
-                    f"{type(exc).__name__}: {exc or 'the request could not be completed'}",
+                    f"{type(failure).__name__}: {failure or 'the request could not be completed'}",
                     method=method,
-                    url=_safe_url(request.url),
-                ) from exc
+                    url=where,
+                ) from failure
 
             status = response.status_code
             if log.isEnabledFor(logging.DEBUG):
-                log.debug(
-                    "%s %s -> %d in %.1f ms (attempt %d)",
-                    method,
-                    _safe_url(request.url),
-                    status,
-                    (time.perf_counter() - started) * 1000,
-                    attempt,
-                )
-            if status < 300 or not check_status:
-                try:
-                    yield response
-                finally:
-                    await response.aclose()
-                return
-
+                self._log(request, status, started, attempt)
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             # A body that was already read cannot be replayed: not even a 429 is retried then.
             replayable = one_shot is None or not one_shot.started
@@ -364,6 +374,12 @@ class HTTP:
                     await anyio.sleep(delay)
                 continue
             raise self._error(response, retry_after)
+
+    @staticmethod
+    def _log(request: httpx.Request, status: int, started: float, attempt: int) -> None:
+        elapsed = (time.perf_counter() - started) * 1000
+        where = _safe_url(request.url)
+        log.debug("%s %s -> %d in %.1f ms (attempt %d)", request.method, where, status, elapsed, attempt)
 
     async def _respect_shared_backoff(self) -> None:
         if self._not_before:

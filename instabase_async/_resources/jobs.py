@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._jobs import Job
 from .._models import JobOutcome, JobStatus, PollPolicy
 from ._base import Resource, check_str
+
+if TYPE_CHECKING:
+    from .._bulk import Waiter
 
 __all__ = ["Jobs"]
 
@@ -58,7 +61,7 @@ class Jobs(Resource):
         timeout: float | None = None,
         max_polls_per_second: float | None = None,
         stop_when_halted: bool = True,
-    ) -> Any:
+    ) -> Waiter:
         """An async context manager that waits on many jobs with bounded requests (see `Waiter`)."""
         from .._bulk import Waiter
 
