@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+import respx
 
 
 @pytest.fixture(params=["asyncio", "trio"])
 def anyio_backend(request: pytest.FixtureRequest) -> str:
     """Run each `@pytest.mark.anyio` test on both event loops."""
     return str(request.param)
+
+
+@pytest.fixture
+def httpx_transport(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Use httpx's own transport, which respx patches; load no CA bundle, since nothing leaves the process."""
+    monkeypatch.setenv("INSTABASE_ASYNC_TRANSPORT", "httpx")
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path_factory.getbasetemp()))
+
+
+@pytest.fixture
+def router(httpx_transport: None) -> Iterator[respx.MockRouter]:
+    """A respx router for the test host https://ib.test; every route it declares must be called."""
+    with respx.mock(base_url="https://ib.test") as r:
+        yield r

@@ -34,18 +34,11 @@ from instabase_async import (
 )
 
 BASE = "https://ib.test"
+pytestmark = pytest.mark.usefixtures("httpx_transport")
 TOKEN = "tok-SECRET-errors-0123456789"
 UUID = "0b5c3e1e-8a7f-4c55-9a57-1d2d6f0e4b11"
 FILE = "o/r/fs/Instabase Drive/a.txt"
 HANDLER = "/o/r/fs/Instabase Drive/h.py"
-
-
-@pytest.fixture(autouse=True)
-def _httpx_transport(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Use httpx's own transport, which respx patches; load no CA bundle, since nothing leaves the process."""
-    monkeypatch.setenv("INSTABASE_ASYNC_TRANSPORT", "httpx")
-    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
-    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path_factory.getbasetemp()))
 
 
 @pytest.fixture

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import httpx
 import pytest
+from support import connect
 
 from instabase_async.testing import FakeInstabase
 
@@ -50,27 +50,12 @@ DICT = "def handler(request):\n    return {'a': 1}\n"
 NO_HANDLER = "x = 1\n"
 
 
-@pytest.fixture(params=["asyncio", "trio"])
-def anyio_backend(request: pytest.FixtureRequest) -> str:
-    """Run each test on asyncio and on trio."""
-    return str(request.param)
-
-
 @pytest.fixture
 def fake() -> Iterator[FakeInstabase]:
     """A fresh fake."""
     instance = FakeInstabase()
     yield instance
     instance.close()
-
-
-def connect(fake: FakeInstabase) -> httpx.AsyncClient:
-    """A plain httpx client on the fake's ASGI app, with its token."""
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=fake.app),
-        base_url="http://localhost",
-        headers={"Authorization": f"Bearer {fake.token}"},
-    )
 
 
 @pytest.mark.anyio

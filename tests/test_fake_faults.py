@@ -5,20 +5,14 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
+from support import connect
 
 from instabase_async.testing import ROUTE_NAMES, ConnectionDropped, FakeInstabase
 
 FLOW_BODY = {"ibflow_path": "a/b/f.ibflow", "input_dir": "a/b/in"}
-
-
-@pytest.fixture(params=["asyncio", "trio"])
-def anyio_backend(request: pytest.FixtureRequest) -> str:
-    """Run each test on asyncio and on trio."""
-    return str(request.param)
 
 
 @pytest.fixture
@@ -27,16 +21,6 @@ def fake() -> Iterator[FakeInstabase]:
     instance = FakeInstabase(seed=5)
     yield instance
     instance.close()
-
-
-def connect(fake: FakeInstabase, token: str | None = None, **kwargs: Any) -> httpx.AsyncClient:
-    """A plain httpx client on the fake's ASGI app, with the fake's token unless told otherwise."""
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=fake.app),
-        base_url="http://localhost",
-        headers={"Authorization": f"Bearer {token or fake.token}"},
-        **kwargs,
-    )
 
 
 @pytest.mark.anyio

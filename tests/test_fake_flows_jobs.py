@@ -11,6 +11,7 @@ from urllib.parse import quote
 import anyio
 import httpx
 import pytest
+from support import connect
 
 from instabase_async.testing import FakeInstabase, FakeJob, Outcome
 
@@ -19,27 +20,12 @@ FLOW = f"{DRIVE}/flow.ibflow"
 INPUT = f"{DRIVE}/data/input"
 
 
-@pytest.fixture(params=["asyncio", "trio"])
-def anyio_backend(request: pytest.FixtureRequest) -> str:
-    """Run each test on asyncio and on trio."""
-    return str(request.param)
-
-
 @pytest.fixture
 def fake() -> Iterator[FakeInstabase]:
     """A fresh, seeded fake whose jobs end at their third poll."""
     instance = FakeInstabase(seed=7)
     yield instance
     instance.close()
-
-
-def connect(fake: FakeInstabase) -> httpx.AsyncClient:
-    """A plain httpx client on the fake's ASGI app, with its token."""
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=fake.app),
-        base_url="http://localhost",
-        headers={"Authorization": f"Bearer {fake.token}"},
-    )
 
 
 async def run_flow(http: httpx.AsyncClient, **extra: Any) -> dict[str, Any]:

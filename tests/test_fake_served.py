@@ -18,12 +18,6 @@ FLOW_BODY = {"ibflow_path": "a/b/f.ibflow", "input_dir": "a/b/in"}
 HANDLER = "def handler(request):\n    return 'pong ' + request.args.get('n', '')\n"
 
 
-@pytest.fixture(params=["asyncio", "trio"])
-def anyio_backend(request: pytest.FixtureRequest) -> str:
-    """Run each test on asyncio and on trio."""
-    return str(request.param)
-
-
 @pytest.fixture
 def fake() -> Iterator[FakeInstabase]:
     """A fresh fake whose jobs end at their second poll."""

@@ -8,17 +8,12 @@ from typing import Any
 
 import httpx
 import pytest
+from support import connect
 
 from instabase_async.testing import FakeInstabase
 
 API = "/api/v2/solutions/deployed"
 INPUT = "me/repo/fs/Instabase Drive/proj/input"
-
-
-@pytest.fixture(params=["asyncio", "trio"])
-def anyio_backend(request: pytest.FixtureRequest) -> str:
-    """Run each test on asyncio and on trio."""
-    return str(request.param)
 
 
 @pytest.fixture
@@ -27,15 +22,6 @@ def fake() -> Iterator[FakeInstabase]:
     instance = FakeInstabase(seed=11, job_polls=0)
     yield instance
     instance.close()
-
-
-def connect(fake: FakeInstabase) -> httpx.AsyncClient:
-    """A plain httpx client on the fake's ASGI app, with its token."""
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=fake.app),
-        base_url="http://localhost",
-        headers={"Authorization": f"Bearer {fake.token}"},
-    )
 
 
 async def poll_done(http: httpx.AsyncClient, job_id: str, type: str) -> dict[str, Any]:

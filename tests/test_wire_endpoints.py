@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -19,25 +19,11 @@ from instabase_async import (
 )
 
 BASE = "https://ib.test"
+pytestmark = pytest.mark.usefixtures("httpx_transport")
 TOKEN = "tok-endpoints-0123456789"
 ROOT = "/api/v1/http-endpoint"
 HANDLER = "/jaydoe/my_repo/fs/Instabase Drive/handlers/hello.py"
 ENDPOINT = {"id": "my-endpoint-id", "path": "helloworld", "handler_script_path": HANDLER, "state": "ENABLED"}
-
-
-@pytest.fixture(autouse=True)
-def _httpx_transport(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Use httpx's own transport, which respx patches; load no CA bundle, since nothing leaves the process."""
-    monkeypatch.setenv("INSTABASE_ASYNC_TRANSPORT", "httpx")
-    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
-    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path_factory.getbasetemp()))
-
-
-@pytest.fixture
-def router() -> Iterator[respx.MockRouter]:
-    """A respx router for the fake host."""
-    with respx.mock(base_url=BASE) as r:
-        yield r
 
 
 def client() -> AsyncInstabase:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,26 +30,12 @@ from instabase_async import (
 )
 
 BASE = "https://ib.test"
+pytestmark = pytest.mark.usefixtures("httpx_transport")
 TOKEN = "tok-files-0123456789"
 FILE = "jaydoe/my_repo/fs/Instabase Drive/dir #1/a?b%c.txt"
 ENCODED = "/api/v2/files/jaydoe/my_repo/fs/Instabase%20Drive/dir%20%231/a%3Fb%25c.txt"
 ROUTE = {"path__startswith": "/api/v2/files/"}
 MIB = 1 << 20
-
-
-@pytest.fixture(autouse=True)
-def _httpx_transport(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Use httpx's own transport, which respx patches; load no CA bundle, since nothing leaves the process."""
-    monkeypatch.setenv("INSTABASE_ASYNC_TRANSPORT", "httpx")
-    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
-    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path_factory.getbasetemp()))
-
-
-@pytest.fixture
-def router() -> Iterator[respx.MockRouter]:
-    """A respx router for the fake host."""
-    with respx.mock(base_url=BASE) as r:
-        yield r
 
 
 def client(**kwargs: Any) -> AsyncInstabase:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -21,26 +21,12 @@ from instabase_async import (
 )
 
 BASE = "https://ib.test"
+pytestmark = pytest.mark.usefixtures("httpx_transport")
 TOKEN = "tok-flows-0123456789"
 FLOW = "jaydoe/my_repo/fs/Instabase Drive/flow_proj/my_flow.ibflow"
 INPUT = "jaydoe/my_repo/fs/Instabase Drive/flow_proj/data/input"
 OUT = "jaydoe/my_repo/fs/Instabase Drive/flow_proj/data/out"
 OK = {"status": "OK", "data": {"job_id": "756be65b-0eaf", "output_folder": OUT}}
-
-
-@pytest.fixture(autouse=True)
-def _httpx_transport(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Use httpx's own transport, which respx patches; load no CA bundle, since nothing leaves the process."""
-    monkeypatch.setenv("INSTABASE_ASYNC_TRANSPORT", "httpx")
-    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
-    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path_factory.getbasetemp()))
-
-
-@pytest.fixture
-def router() -> Iterator[respx.MockRouter]:
-    """A respx router for the fake host."""
-    with respx.mock(base_url=BASE) as r:
-        yield r
 
 
 def client() -> AsyncInstabase:

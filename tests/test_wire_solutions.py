@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -23,6 +23,7 @@ from instabase_async import (
 )
 
 BASE = "https://ib.test"
+pytestmark = pytest.mark.usefixtures("httpx_transport")
 TOKEN = "tok-solutions-0123456789"
 ROOT = "/api/v2/solutions/deployed"
 UUID = "0b5c3e1e-8a7f-4c55-9a57-1d2d6f0e4b11"
@@ -61,21 +62,6 @@ JOB = {
     "deployedSolutionId": "example-solution-id",
     "outputFolder": "path/to/output/folder",
 }
-
-
-@pytest.fixture(autouse=True)
-def _httpx_transport(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Use httpx's own transport, which respx patches; load no CA bundle, since nothing leaves the process."""
-    monkeypatch.setenv("INSTABASE_ASYNC_TRANSPORT", "httpx")
-    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
-    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path_factory.getbasetemp()))
-
-
-@pytest.fixture
-def router() -> Iterator[respx.MockRouter]:
-    """A respx router for the fake host."""
-    with respx.mock(base_url=BASE) as r:
-        yield r
 
 
 def client() -> AsyncInstabase:

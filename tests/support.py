@@ -1,0 +1,19 @@
+"""Helpers shared by the fake's own tests (plain functions; fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from instabase_async.testing import FakeInstabase
+
+
+def connect(fake: FakeInstabase, token: str | None = None, **kwargs: Any) -> httpx.AsyncClient:
+    """A plain httpx client on the fake's ASGI app, with the fake's token unless told otherwise."""
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=fake.app),
+        base_url="http://localhost",
+        headers={"Authorization": f"Bearer {token or fake.token}"},
+        **kwargs,
+    )
