@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import glob
+import os
+
 import nox
+
+# pyenv installs 3.11-3.13 side by side but its shims expose only the global one: put each
+# version's own bin folder on PATH so nox finds python3.12 and python3.13 too.
+for _bin in sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.1[1-3]*/bin")), reverse=True):
+    os.environ["PATH"] = _bin + os.pathsep + os.environ.get("PATH", "")
 
 nox.options.sessions = ["tests", "lint", "typing"]
 nox.options.reuse_existing_virtualenvs = True
@@ -49,7 +57,8 @@ def typing(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def bench(session: nox.Session) -> None:
-    """The benchmark suite (a few minutes); writes benchmarks/results.json."""
+    """The benchmark suite (a few minutes; `nox -s bench -- --quick` for a smoke run, `-- --part bulk`
+    for one part); prints the table and writes benchmarks/out/results.json."""
     session.install("-e", ".[dev,aiohttp]", "uvicorn[standard]", "psutil")
     session.run("python", "-m", "benchmarks", *session.posargs)
 

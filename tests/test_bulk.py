@@ -231,12 +231,13 @@ async def test_waiter_yields_completion_order_and_wait_all_input_order() -> None
 @pytest.mark.anyio
 async def test_in_flight_requests_are_capped() -> None:
     """However many jobs wait, at most max_in_flight status requests are in the air."""
-    server = Server(polls=3)
+    # Each answer takes 50 ms, so even on a busy machine the pollers overlap and reach the cap.
+    server = Server(polls=2, delay=0.05)
     async with client_for(server) as ib:
-        outcomes = await ib.jobs.wait_all(jobs_for(ib, 200), max_in_flight=5)
+        outcomes = await ib.jobs.wait_all(jobs_for(ib, 40), max_in_flight=5)
     assert all(o.ok for o in outcomes)
     assert server.max_in_flight == 5
-    assert sum(server.polls.values()) == 600
+    assert sum(server.polls.values()) == 80
 
 
 @pytest.mark.anyio
@@ -483,7 +484,8 @@ async def test_waiter_rejects_bad_limits() -> None:
 @pytest.mark.anyio
 async def test_run_many_caps_running_jobs_and_reports_everything() -> None:
     """At most max_running runs are alive; a rejected submission is an outcome; callbacks see each one."""
-    server = Server(polls=3)
+    # 20 ms answers: the first four submissions all land before any run can finish, even under load.
+    server = Server(polls=3, delay=0.02)
     requests = [FlowRunRequest(f"me/repo/fs/d/flow{i}.ibflow", "me/repo/fs/d/in") for i in range(30)]
     requests[7] = FlowRunRequest("me/repo/fs/d/reject.ibflow", "me/repo/fs/d/in")
     seen: list[RunOutcome] = []
