@@ -10,7 +10,7 @@ from typing import Any, Final
 
 import httpx
 
-from ._http import HTTP, Params, check_v1, is_loopback
+from ._http import HTTP, Params, is_loopback
 from ._models import PollPolicy, RetryPolicy
 from ._resources.endpoints import Endpoints
 from ._resources.files import Files
@@ -178,5 +178,5 @@ class AsyncInstabase:
             method.upper(), http.url(path), params=params, json_body=json, content=content, headers=headers
         )
         if path.startswith("/api/v1/"):
-            check_v1(response)
+            http.check_v1(response)
         return response

@@ -232,13 +232,26 @@ def run_settings_dict(settings: RunSettings | Mapping[str, Any] | None) -> dict[
     return body
 
 
+# The values the Flow API document lists for these process_files settings.
+_OCR_PAGE_TYPES = frozenset({"default", "high_quality_doc", "low_quality_doc"})
+_LAYOUTS = frozenset({"layout_per_page", "layout_per_doc"})
+
+
 def process_files_kwargs(settings: ProcessFilesSettings | Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """The `settings` map of a process_files step."""
+    """The `settings` map of a process_files step; documented value sets checked before sending."""
     if settings is None:
         return None
     if isinstance(settings, Mapping):
-        return dict(settings)
-    return omit_none(**attrs.asdict(settings))
+        body = dict(settings)
+    elif isinstance(settings, ProcessFilesSettings):
+        body = omit_none(**attrs.asdict(settings))
+    else:
+        raise TypeError(f"settings must be ProcessFilesSettings or a dict, not {type(settings).__name__}")
+    for key, allowed in (("ocr_page_type", _OCR_PAGE_TYPES), ("output_format_layout", _LAYOUTS)):
+        value = body.get(key)
+        if value is not None and value not in allowed:
+            raise ValueError(f"{key} must be one of {sorted(allowed)}, got {value!r}")
+    return body
 
 
 def _preview(value: Any) -> str:

@@ -99,9 +99,9 @@ def decode_json(response: httpx.Response) -> Any:
     """The JSON body of a response, or `ResponseValidationError` naming the call."""
     try:
         return json.loads(response.content)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise ResponseValidationError(
-            f"{response.request.method} {response.request.url}: the body is not JSON "
+            f"{response.request.method} {_safe_url(response.request.url)}: the body is not JSON "
             f"(HTTP {response.status_code}, {len(response.content)} bytes)"
         ) from exc
 
@@ -140,6 +140,7 @@ class HTTP:
         self.base_url = base_url
         self.origin = httpx.URL(base_url).copy_with(path="/", query=None, fragment=None)
         self._auth = f"Bearer {token}"
+        self._secret = token.encode()
         self.retry = retry
         self._timeout = timeout
         self._max_connections = max_connections
@@ -195,7 +196,10 @@ class HTTP:
 
     def same_origin(self, url: str) -> str:
         """`url` resolved against the base URL; `ValueError` if it names another origin."""
-        resolved = httpx.URL(self.base_url + "/").join(url)
+        try:
+            resolved = httpx.URL(self.base_url + "/").join(url)
+        except httpx.InvalidURL as exc:
+            raise ValueError(f"not a valid URL: {exc}") from None
         if (resolved.scheme, resolved.host, resolved.port) != (
             self.origin.scheme,
             self.origin.host,
@@ -236,7 +240,7 @@ class HTTP:
             stream=False,
         ) as response:
             if v1:
-                check_v1(response)
+                self.check_v1(response)
             return response
 
     @asynccontextmanager
@@ -319,7 +323,9 @@ class HTTP:
             await self.limiter.acquire_on_behalf_of(borrower)
             try:
                 try:
-                    response = await client.send(request, stream=True)
+                    # Never follow a redirect, even on an injected client that would: the token
+                    # goes to the base URL's origin only.
+                    response = await client.send(request, stream=True, follow_redirects=False)
                     try:
                         if not stream or (check_status and response.status_code >= 300):
                             await response.aread()
@@ -387,14 +393,18 @@ class HTTP:
             if wait > 0:
                 await anyio.sleep(wait)
 
-    @staticmethod
-    def _error(response: httpx.Response, retry_after: float | None) -> Exception:
+    def check_v1(self, response: httpx.Response) -> None:
+        """`check_v1` with the token redacted from the error, should the server echo it."""
+        check_v1(response, secret=self._secret)
+
+    def _error(self, response: httpx.Response, retry_after: float | None) -> Exception:
         text = ""
         body: Any = None
         try:
-            text = response.text
+            # A server that echoes the request's headers must not put the token into an error.
+            text = _redact(response.content, self._secret).decode(response.encoding or "utf-8", "replace")
             body = json.loads(text) if text else None
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, LookupError, RecursionError):
             body = text or None
         return error_for_status(
             response.status_code,
@@ -406,15 +416,21 @@ class HTTP:
         )
 
 
-def check_v1(response: httpx.Response) -> None:
-    """The v1 convention: HTTP 200 with `{"status": "ERROR", "msg": ...}` is an error."""
+def _redact(content: bytes, secret: bytes | None) -> bytes:
+    return content.replace(secret, b"[REDACTED]") if secret and secret in content else content
+
+
+def check_v1(response: httpx.Response, *, secret: bytes | None = None) -> None:
+    """The v1 convention: HTTP 200 with `{"status": "ERROR", "msg": ...}` is an error.
+
+    `secret` (the token) is redacted from the error, should the server echo it."""
     content = response.content
     # Cheap pre-check: only a JSON object that mentions ERROR can be one.
     if not content or content.lstrip()[:1] != b"{" or b"ERROR" not in content:
         return
     try:
-        body = json.loads(content)
-    except ValueError:
+        body = json.loads(_redact(content, secret))
+    except (ValueError, RecursionError):
         return
     if isinstance(body, dict) and body.get("status") == "ERROR":
         raise OperationError(
