@@ -16,6 +16,7 @@ from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, Final
 
 import anyio
+import httpx
 
 from ._errors import JobCancelledError, JobFailedError, ResponseValidationError, WaitTimeoutError
 from ._http import call_maybe_async, decode_json, parse_retry_after
@@ -136,7 +137,7 @@ class Job:
     Leaving a wait never touches the job itself: stopping to wait is not cancelling.
     """
 
-    __slots__ = ("_client", "job_id", "output_folder", "status_url", "type")
+    __slots__ = ("_client", "_target", "job_id", "output_folder", "status_url", "type")
 
     def __init__(
         self,
@@ -152,6 +153,8 @@ class Job:
         self.type = type
         self.status_url = status_url
         self.output_folder = output_folder
+        # The status URL, parsed once: httpx would otherwise parse and merge it on every poll.
+        self._target: tuple[tuple[str, str | None, str | None], httpx.URL] | None = None
 
     def __repr__(self) -> str:
         where = f"status_url={self.status_url!r}" if self.status_url else f"type={self.type!r}"
@@ -176,16 +179,28 @@ class Job:
         """One status request: the status, and the server's `Retry-After` hint if it gave one."""
         http = self._client._http
         if self.status_url is not None:
-            response = await http.send("GET", self.status_url)
+            response = await http.send("GET", self._status_target())
             status = parse_v2_status(decode_json(response), self.job_id)
         else:
-            params: dict[str, str] = {"job_id": self.job_id}
-            if self.type is not None:
-                params["type"] = self.type
-            response = await http.send("GET", http.url(_STATUS_PATH), params=params, v1=True)
+            response = await http.send("GET", self._status_target(), v1=True)
             status = parse_v1_status(decode_json(response), self.job_id)
         hint = response.headers.get("Retry-After")
         return status, parse_retry_after(hint) if hint is not None else None
+
+    def _status_target(self) -> httpx.URL:
+        key = (self.job_id, self.type, self.status_url)
+        if self._target is None or self._target[0] != key:
+            if self.status_url is not None:
+                url = httpx.URL(self.status_url)
+            else:
+                params = (
+                    {"job_id": self.job_id}
+                    if self.type is None
+                    else {"job_id": self.job_id, "type": self.type}
+                )
+                url = httpx.URL(self._client._http.url(_STATUS_PATH), params=params)
+            self._target = (key, url)
+        return self._target[1]
 
     async def wait(
         self,
