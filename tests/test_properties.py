@@ -22,9 +22,11 @@ DRIVE = "me/repo/fs/Instabase Drive"
 PROPERTY = settings(max_examples=75, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # A path segment: any text without '/' or NUL, and not '', '.' or '..'.
-segments = st.text(alphabet=st.characters(blacklist_characters="/\x00"), min_size=1, max_size=40).filter(
-    lambda s: s not in (".", "..")
-)
+segments = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="/\x00"),
+    min_size=1,
+    max_size=40,
+).filter(lambda s: s not in (".", ".."))
 folders = st.lists(segments, min_size=0, max_size=3)
 contents = st.binary(max_size=4096)
 
@@ -155,3 +157,18 @@ async def test_any_v2_job_body_normalises_without_raising(body: Any) -> None:
     }
     want = expected.get(state.upper(), JobState.UNKNOWN) if isinstance(state, str) else JobState.UNKNOWN
     assert status.state is want
+
+
+@pytest.mark.anyio
+async def test_a_lone_surrogate_in_a_path_is_refused_before_sending() -> None:
+    """A path with no UTF-8 form (a lone surrogate) is a ValueError, and nothing is sent."""
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(204)
+
+    async with AsyncInstabase("https://ib.test", "tok", transport=httpx.MockTransport(handler)) as ib:
+        with pytest.raises(ValueError, match="not valid Unicode"):
+            await ib.files.write("me/repo/fs/Instabase Drive/bad\ud800name.txt", b"x")
+    assert sent == []

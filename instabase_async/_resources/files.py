@@ -55,7 +55,11 @@ def encode_path(path: str) -> str:
     for segment in segments:
         if segment in ("", ".", ".."):
             raise ValueError(f"invalid file path {path!r}: empty, '.' and '..' segments are not allowed")
-    return "/".join(quote(segment, safe="") for segment in segments)
+    try:
+        return "/".join(quote(segment, safe="") for segment in segments)
+    except UnicodeEncodeError:
+        # A lone surrogate (e.g. from a badly decoded local name) has no UTF-8 form to send.
+        raise ValueError(f"invalid file path {path!r}: it is not valid Unicode") from None
 
 
 def _retry_header(server_retry: ServerRetry | None) -> dict[str, str]:
