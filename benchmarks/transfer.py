@@ -1,0 +1,285 @@
+"""Part 3: transfers.
+
+- `big`: one 1 GiB upload (`ib.files.write(path, Path(...))`) or download
+  (`ib.files.download(path, local)`), in a fresh process so that `ru_maxrss` (the peak RSS of the
+  process) before and after tells the peak growth of this one transfer alone. The baseline is raw
+  httpx streaming the same bytes (1 MiB reads of the file into `client.put(content=<async gen>)`;
+  `client.stream("GET")` + `aiter_raw()` written to a file).
+- `small`: N small files through `ib.files.upload_many(concurrency=C)` against a raw bounded loop
+  of httpx PUTs behind an `asyncio.Semaphore(C)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from instabase_async import AsyncInstabase
+
+from ._common import AUTH, TOKEN, cpu_times, max_rss_bytes, transport_name, use_transport
+
+CHUNK = 1 << 20
+FILES = "/api/v2/files/"
+
+
+def make_big_file(path: Path, size: int) -> None:
+    """A sparse file of `size` bytes: made at once, read back as zeros without touching the disk.
+
+    It is read through once here, so that the first measured upload does not pay for filling the
+    page cache (the kernel's first read of a hole costs ~3 s of system time per GiB here)."""
+    with open(path, "wb") as f:
+        f.truncate(size)
+    with open(path, "rb") as f:
+        while f.read(CHUNK * 8):
+            pass
+
+
+async def _file_chunks(path: str) -> AsyncIterator[bytes]:
+    with open(path, "rb") as f:  # noqa: ASYNC230 - the fastest reads: this is the baseline
+        while chunk := f.read(CHUNK):
+            yield chunk
+
+
+def _patch(variant: str | None) -> None:
+    """Candidate changes to `_resources/files.py`, patched in at run time (nothing is edited):
+
+    - `unchunked`: downloads iterate `response.aiter_bytes()` as the transport delivers the bytes,
+      instead of `aiter_bytes(CHUNK_SIZE)`, which joins them into fresh 1 MiB objects (each one a
+      new mapping the kernel must fault in: 160k+ page faults a GiB here);
+    - `writev`: downloads gather the chunks as delivered (no join) and hand each ~1 MiB batch to
+      one worker-thread `os.writev` call (one thread trip per MiB on either transport);
+    - `one-hop`: a local file of at most 1 MiB is read whole in one worker-thread call and sent
+      as bytes, instead of open/tell/seek/seek/read/read/close, each a trip to a worker thread.
+    """
+    if variant is None:
+        return
+    import anyio
+
+    from instabase_async._resources import files
+
+    if variant == "unchunked":
+        files.CHUNK_SIZE = None  # type: ignore[misc]  # aiter_bytes(None): no re-chunking
+    elif variant == "writev":
+        files.Files._download = _download_writev  # type: ignore[method-assign]
+    elif variant == "one-hop":
+        original = files.Files._write
+
+        async def write(
+            self: Any, path: str, data: Any, *, overwrite: bool = True, on_chunk: Any = None
+        ) -> int:
+            if isinstance(data, os.PathLike):
+                local = Path(data)
+
+                def small_file() -> bytes | None:
+                    return local.read_bytes() if local.stat().st_size <= CHUNK else None
+
+                body = await anyio.to_thread.run_sync(small_file)
+                if body is not None:
+                    return await original(self, path, body, overwrite=overwrite, on_chunk=on_chunk)
+            return await original(self, path, data, overwrite=overwrite, on_chunk=on_chunk)
+
+        files.Files._write = write  # type: ignore[method-assign]
+    else:
+        raise ValueError(f"unknown variant {variant!r}")
+
+
+async def _download_writev(self: Any, path: str, local_path: Any, on_chunk: Any = None) -> int:
+    """`Files._download` with the `writev` change (the rest as in files.py: temp file, rename)."""
+    import contextlib
+    import tempfile
+
+    import anyio
+
+    url = self._url(path)
+    target = Path(local_path)
+    fd, temp = await anyio.to_thread.run_sync(
+        lambda: tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    )
+    written = 0
+
+    def write_all(parts: list[bytes]) -> None:
+        while parts:
+            done = os.writev(fd, parts)
+            while parts and done >= len(parts[0]):
+                done -= len(parts.pop(0))
+            if done:
+                parts[0] = parts[0][done:]
+
+    try:
+        async with self._http.stream("GET", url, params={"expect-node-type": "file"}) as response:
+            batch: list[bytes] = []
+            pending = 0
+            async for chunk in response.aiter_bytes():
+                batch.append(chunk)
+                pending += len(chunk)
+                if pending >= CHUNK:
+                    await anyio.to_thread.run_sync(write_all, batch)
+                    written += pending
+                    batch, pending = [], 0
+            if batch:
+                await anyio.to_thread.run_sync(write_all, batch)
+                written += pending
+        os.close(fd)
+        await anyio.to_thread.run_sync(os.replace, temp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+    return written
+
+
+async def big(
+    url: str, *, direction: str, mode: str, path: str, size: int, variant: str | None = None
+) -> dict[str, Any]:
+    """One 1 GiB transfer. mode: library (default transport), library-httpx, raw-httpx."""
+    _patch(variant)
+    remote = f"bench/big-{os.getpid()}.bin" if direction == "upload" else f"gen/{size}/big.bin"
+    limits = httpx.Limits(max_connections=8, max_keepalive_connections=8)
+    used = "httpx"
+    ib: AsyncInstabase | None = None
+    client: httpx.AsyncClient | None = None
+    if mode.startswith("library"):
+        use_transport("httpx" if mode == "library-httpx" else "aiohttp")
+        ib = AsyncInstabase(url, TOKEN, timeout=120)
+        await ib.files.write("bench/warm.bin", b"x" * 1024)
+        used = transport_name(ib)
+    else:
+        client = httpx.AsyncClient(headers=AUTH, limits=limits, timeout=120)
+        (await client.put(url + FILES + "bench/warm.bin", content=b"x" * 1024)).raise_for_status()
+    gc.collect()
+    rss0 = max_rss_bytes()
+    (u0, s0), wall0 = cpu_times(), time.perf_counter()
+    moved = 0
+    if direction == "upload":
+        if ib is not None:
+            await ib.files.write(remote, Path(path))
+        else:
+            assert client is not None
+            response = await client.put(
+                url + FILES + remote, content=_file_chunks(path), headers={"Content-Length": str(size)}
+            )
+            response.raise_for_status()
+        moved = size
+    else:
+        if ib is not None:
+            moved = await ib.files.download(remote, path)
+        else:
+            assert client is not None
+            async with client.stream("GET", url + FILES + remote, params={"expect-node-type": "file"}) as r:
+                r.raise_for_status()
+                with open(path, "wb") as f:  # noqa: ASYNC230 - the fastest writes: the baseline
+                    async for chunk in r.aiter_raw():
+                        f.write(chunk)
+                        moved += len(chunk)
+    (u1, s1), wall1 = cpu_times(), time.perf_counter()
+    rss1 = max_rss_bytes()
+    if ib is not None:
+        await ib.aclose()
+    if client is not None:
+        await client.aclose()
+    if direction == "download":
+        os.unlink(path)
+    wall = wall1 - wall0
+    return {
+        "direction": direction,
+        "mode": mode,
+        "variant": variant,
+        "transport": used,
+        "bytes": moved,
+        "ok": moved == size,
+        "wall_s": wall,
+        "mb_per_s": moved / wall / 1e6,
+        "cpu_user_s": u1 - u0,
+        "cpu_sys_s": s1 - s0,
+        "peak_rss_growth_mb": (rss1 - rss0) / 2**20,
+        "peak_rss_mb": rss1 / 2**20,
+    }
+
+
+async def small(
+    url: str,
+    *,
+    mode: str,
+    folder: str,
+    n: int,
+    concurrency: int,
+    time_limit: float = 60.0,
+    variant: str | None = None,
+) -> dict[str, Any]:
+    """n small files: upload_many (library / library-httpx) or a raw semaphore loop of httpx PUTs."""
+    _patch(variant)
+    files = sorted(Path(folder).iterdir())[:n]  # noqa: ASYNC240 - before the clock starts
+    total = sum(f.stat().st_size for f in files)
+    used = "httpx"
+    ok = 0
+    if mode.startswith("library"):
+        use_transport("httpx" if mode == "library-httpx" else "aiohttp")
+        async with AsyncInstabase(url, TOKEN) as ib:
+            await ib.files.write("bench/warm.bin", b"x")
+            used = transport_name(ib)
+            items = [(f, f"bench/small-{mode}/{f.name}") for f in files]
+            gc.collect()
+            (u0, s0), wall0 = cpu_times(), time.perf_counter()
+            async with asyncio.timeout(time_limit):
+                outcomes = await ib.files.upload_many(items, concurrency=concurrency)
+            (u1, s1), wall1 = cpu_times(), time.perf_counter()
+            ok = sum(1 for o in outcomes if o.ok)
+    else:
+        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+        async with httpx.AsyncClient(headers=AUTH, limits=limits, timeout=60) as client:
+            (await client.put(url + FILES + "bench/warm.bin", content=b"x")).raise_for_status()
+            semaphore = asyncio.Semaphore(concurrency)
+
+            async def put(local: Path) -> bool:
+                async with semaphore:
+                    response = await client.put(
+                        url + FILES + f"bench/small-raw/{local.name}",
+                        content=local.read_bytes(),  # noqa: ASYNC240 - small files, the baseline
+                        headers={"Content-Type": "application/octet-stream"},
+                    )
+                return response.status_code < 300
+
+            gc.collect()
+            (u0, s0), wall0 = cpu_times(), time.perf_counter()
+            async with asyncio.timeout(time_limit):
+                results = await asyncio.gather(*(put(f) for f in files))
+            (u1, s1), wall1 = cpu_times(), time.perf_counter()
+            ok = sum(results)
+    wall = wall1 - wall0
+    cpu = (u1 - u0) + (s1 - s0)
+    return {
+        "mode": mode,
+        "variant": variant,
+        "transport": used,
+        "files": len(files),
+        "ok": ok,
+        "bytes": total,
+        "concurrency": concurrency,
+        "wall_s": wall,
+        "files_per_s": len(files) / wall,
+        "cpu_ms_per_file": cpu / len(files) * 1e3,
+    }
+
+
+def make_small_files(folder: Path, n: int, seed: int = 3) -> int:
+    """n files of 1 to 32 KiB (seeded sizes); returns the total size."""
+    import random
+
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    total = 0
+    block = os.urandom(32 * 1024)
+    for i in range(n):
+        size = rng.randint(1024, 32 * 1024)
+        (folder / f"f{i:05d}.bin").write_bytes(block[:size])
+        total += size
+    return total
