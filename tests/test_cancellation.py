@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import random
-import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -49,21 +48,8 @@ def server() -> Iterator[tuple[FakeInstabase, str]]:
     for path, data in FILES.items():
         instance.write_file(path, data)
     instance.write_file(BIG, BIG_DATA)
-    ready, stop = threading.Event(), threading.Event()
-    urls: list[str] = []
-
-    async def serve() -> None:
-        async with instance.serve() as url:
-            urls.append(url)
-            ready.set()
-            await anyio.to_thread.run_sync(stop.wait)
-
-    thread = threading.Thread(target=anyio.run, args=(serve,), daemon=True)
-    thread.start()
-    assert ready.wait(15), "the fake did not start"
-    yield instance, urls[0]
-    stop.set()
-    thread.join(15)
+    with instance.serve_in_background() as url:
+        yield instance, url
     instance.close()
 
 

@@ -141,3 +141,20 @@ def test_command_line_serves_until_terminated() -> None:
         for stream in (process.stdout, process.stderr):
             assert stream is not None
             stream.close()
+
+
+def test_serve_in_background_from_sync_code() -> None:
+    """serve_in_background serves the fake to synchronous code and stops it on exit."""
+    fake = FakeInstabase()
+    fake.write_file("me/repo/fs/Instabase Drive/a.txt", b"hello")
+    with fake.serve_in_background() as url:
+        response = httpx.get(
+            f"{url}/api/v2/files/me/repo/fs/Instabase%20Drive/a.txt",
+            params={"expect-node-type": "file"},
+            headers={"Authorization": f"Bearer {fake.token}"},
+        )
+        assert response.status_code == 200
+        assert response.content == b"hello"
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(url, timeout=2)
+    fake.close()

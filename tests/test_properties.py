@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import itertools
 import json
-import threading
 from collections.abc import Iterator
 from typing import Any
 
-import anyio
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -66,21 +64,8 @@ _examples = itertools.count()
 def served() -> Iterator[tuple[FakeInstabase, str]]:
     """One fake on a loopback port for the module (its own thread and event loop)."""
     fake = FakeInstabase()
-    ready, stop = threading.Event(), threading.Event()
-    urls: list[str] = []
-
-    async def serve() -> None:
-        async with fake.serve() as url:
-            urls.append(url)
-            ready.set()
-            await anyio.to_thread.run_sync(stop.wait)
-
-    thread = threading.Thread(target=anyio.run, args=(serve,), daemon=True)
-    thread.start()
-    assert ready.wait(15), "the fake did not start"
-    yield fake, urls[0]
-    stop.set()
-    thread.join(15)
+    with fake.serve_in_background() as url:
+        yield fake, url
     fake.close()
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import hmac
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -172,6 +172,17 @@ class FakeInstabase:
         from ._serve import serve_in_thread
 
         async with serve_in_thread(self.app, host, port) as url:
+            yield url + self._state.path_prefix
+
+    @contextlib.contextmanager
+    def serve_in_background(self, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+        """Like :meth:`serve`, from synchronous code: ``with fake.serve_in_background() as url:``.
+
+        For module-scoped fixtures and for testing synchronous clients against the fake.
+        """
+        from ._serve import serve_in_background
+
+        with serve_in_background(self.app, host, port) as url:
             yield url + self._state.path_prefix
 
     def close(self) -> None:

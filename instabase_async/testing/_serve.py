@@ -17,7 +17,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -133,9 +133,9 @@ def _stop(server: uvicorn.Server, thread: threading.Thread) -> None:
         thread.join(STOP_TIMEOUT)
 
 
-@contextlib.asynccontextmanager
-async def serve_in_thread(app: ASGIApp, host: str, port: int) -> AsyncIterator[str]:
-    """Serve ``app`` on ``host:port`` (0: any free port) from a background thread; yield its URL."""
+def _start(
+    app: ASGIApp, host: str, port: int
+) -> tuple[uvicorn.Server, threading.Thread, list[BaseException]]:
     server = make_server(app, host, port)
     failure: list[BaseException] = []
 
@@ -147,12 +147,29 @@ async def serve_in_thread(app: ASGIApp, host: str, port: int) -> AsyncIterator[s
 
     thread = threading.Thread(target=run, name=f"instabase-fake-{host}:{port}", daemon=True)
     thread.start()
+    return server, thread, failure
+
+
+@contextlib.asynccontextmanager
+async def serve_in_thread(app: ASGIApp, host: str, port: int) -> AsyncIterator[str]:
+    """Serve ``app`` on ``host:port`` (0: any free port) from a background thread; yield its URL."""
+    server, thread, failure = _start(app, host, port)
     try:
         bound = await anyio.to_thread.run_sync(_wait_started, server, thread, failure)
         yield format_url(host, bound)
     finally:
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(_stop, server, thread)
+
+
+@contextlib.contextmanager
+def serve_in_background(app: ASGIApp, host: str, port: int) -> Iterator[str]:
+    """`serve_in_thread` for synchronous code (module-scoped fixtures, a sync SDK's tests)."""
+    server, thread, failure = _start(app, host, port)
+    try:
+        yield format_url(host, _wait_started(server, thread, failure))
+    finally:
+        _stop(server, thread)
 
 
 async def serve_forever(
