@@ -234,3 +234,13 @@ def test_client_builds_an_async_instabase_on_the_asgi_transport(fake: FakeInstab
     client = fake.client()
     assert isinstance(client, AsyncInstabase)
     assert client.base_url == "http://localhost"
+
+
+def test_unknown_route_name_is_refused() -> None:
+    """A misspelt route name is a ValueError, not a fault that silently never fires."""
+    fake = FakeInstabase()
+    with pytest.raises(ValueError, match="unknown route"):
+        fake.faults.add("flow_run", status=503)
+    fake.faults.add("flow.run", status=503)
+    fake.faults.add("files", status=503)
+    fake.faults.add("/api/v2/files", status=503)

@@ -178,6 +178,13 @@ class Faults:
             raise ValueError("fraction must be in (0, 1]")
         if delay is not None and delay < 0:
             raise ValueError("delay must be >= 0")
+        if isinstance(route, str) and not route.startswith("/"):
+            groups = {name.split(".", 1)[0] for name in ROUTE_NAMES}
+            if route not in ROUTE_NAMES and route not in groups:
+                # A misspelt name ("flow_run") would otherwise be a fault that never fires.
+                raise ValueError(
+                    f"unknown route {route!r}: use one of ROUTE_NAMES, a group, a '/' prefix or a regex"
+                )
         if after_processing and status is None and not drop:
             raise ValueError("after_processing needs status= or drop=True")
         fault = Fault(
