@@ -128,14 +128,7 @@ async def put_file(state: State, req: Request, arg: str) -> Reply:
         raise ApiError(412, f"{'/'.join(segments)!r} exists")
     if isinstance(existing, FolderNode):
         raise ApiError(409, f"{'/'.join(segments)!r} is a folder")
-    writer = BlobWriter(state.store)
-    try:
-        async for chunk in req.chunks():
-            writer.write(chunk)
-    except BaseException:
-        writer.abort()
-        raise
-    node = writer.finish()
+    node = await _receive(req, BlobWriter(state.store))
     try:
         with state.lock:
             created = state.store.put_file(segments, node, exclusive=exclusive)
@@ -338,14 +331,7 @@ async def append_file(state: State, req: Request, arg: str) -> Reply:
         raise ApiError(409, f"{'/'.join(segments)!r} is a folder")
     if cursor == "-1" and existing is None:
         raise ApiError(404, f"no file at {'/'.join(segments)!r} to append to")
-    writer = BlobWriter(state.store, existing if cursor == "-1" else None)
-    try:
-        async for chunk in req.chunks():
-            writer.write(chunk)
-    except BaseException:
-        writer.abort()
-        raise
-    node = writer.finish()
+    node = await _receive(req, BlobWriter(state.store, existing if cursor == "-1" else None))
     try:
         with state.lock:
             state.store.put_file(segments, node)
@@ -353,3 +339,14 @@ async def append_file(state: State, req: Request, arg: str) -> Reply:
         node.discard()
         raise ApiError(409, str(exc)) from None
     return Reply(204)
+
+
+async def _receive(req: Request, writer: BlobWriter) -> FileNode:
+    """The request body streamed into `writer`; a half-received body is thrown away."""
+    try:
+        async for chunk in req.chunks():
+            writer.write(chunk)
+    except BaseException:
+        writer.abort()
+        raise
+    return writer.finish()
