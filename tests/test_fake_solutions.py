@@ -262,3 +262,69 @@ def test_add_solution_checks_values() -> None:
     fake = FakeInstabase()
     with pytest.raises(ValueError, match="state"):
         fake.add_solution(name="A", state="ON")
+
+
+@pytest.mark.anyio
+async def test_jobs_listing_answers_many_job_ids_in_one_request(fake: FakeInstabase) -> None:
+    """Repeated job_id parameters select exactly those runs (unknown ids are left out, a repeated
+    id is listed once), each with its state and its curProgress."""
+    fake.job_polls = 3
+    solution_id = fake.add_solution(name="A")
+    async with connect(fake) as http:
+        for n in range(30):
+            await http.post(f"{API}/{solution_id}/run", json={"input_dir": INPUT, "job_id": f"j{n}"})
+        await http.get("/api/v1/jobs/status", params={"job_id": "j1", "type": "flow"})
+        fake.finish_job("j2")
+        fake.finish_job("j3", "ERROR")
+        wanted = [f"j{n}" for n in range(25)]
+        params = [("job_id", j) for j in [*wanted, "j0", "no-such-job"]] + [("limit", "100")]
+        listed = (await http.get(f"{API}/jobs", params=params)).json()["jobs"]
+    by_id = {job["id"]: job for job in listed}
+    assert len(listed) == 25
+    assert set(by_id) == set(wanted)
+    assert by_id["j0"]["state"] == "RUNNING"
+    assert by_id["j0"]["curProgress"] == 0
+    assert 0 < by_id["j1"]["curProgress"] < 1
+    assert (by_id["j2"]["state"], by_id["j2"]["curProgress"]) == ("COMPLETE", 1)
+    assert by_id["j3"]["state"] == "FAILED"
+
+
+@pytest.mark.anyio
+async def test_caller_job_id_is_the_job_id_and_a_taken_one_is_409(fake: FakeInstabase) -> None:
+    """Runs by id and by name use the caller's job_id as the job id; an id already in use (by any
+    job) is 409 and starts nothing; an unknown id on the v1 status API is the v1 ERROR body."""
+    solution_id = fake.add_solution(name="A")
+    async with connect(fake) as http:
+        by_name = await http.post(f"{API}/run", json={"name": "A", "input_dir": INPUT, "job_id": "mine"})
+        again = await http.post(f"{API}/{solution_id}/run", json={"input_dir": INPUT, "job_id": "mine"})
+        flow = await http.post(
+            "/api/v1/flow/run_flow_async", json={"ibflow_path": "a/b/c.ibflow", "input_dir": INPUT}
+        )
+        flow_id = flow.json()["data"]["job_id"]
+        taken = await http.post(f"{API}/{solution_id}/run", json={"input_dir": INPUT, "job_id": flow_id})
+        unknown = await http.get("/api/v1/jobs/status", params={"job_id": "not-yet", "type": "flow"})
+    assert by_name.json() == {"job_id": "mine"}
+    assert fake.jobs["mine"].solution_id == solution_id
+    assert (again.status_code, taken.status_code) == (409, 409)
+    assert "already in use" in again.json()["message"]
+    assert len(fake.jobs) == 2
+    assert unknown.status_code == 200
+    assert unknown.json()["status"] == "ERROR"
+    assert "not found" in unknown.json()["msg"]
+
+
+@pytest.mark.anyio
+async def test_request_log_counts_run_posts(fake: FakeInstabase) -> None:
+    """`fake.requests.count` counts by route name or a tuple of them, e.g. every run POST."""
+    solution_id = fake.add_solution(name="A")
+    async with connect(fake) as http:
+        await http.post(f"{API}/{solution_id}/run", json={"input_dir": INPUT})
+        await http.post(f"{API}/{solution_id}/run", json={"input_dir": INPUT, "job_id": "x" * 51})
+        await http.post(f"{API}/run", json={"name": "A", "input_dir": INPUT})
+        await http.get(f"{API}/jobs")
+    runs = ("solutions.run", "solutions.run_by_name")
+    assert fake.requests.count(runs, method="POST") == 3
+    assert fake.requests.count(runs, status=200) == 2
+    assert fake.requests.count("solutions.run") == 2
+    assert fake.requests.count("solutions") == 4
+    assert [r.route for r in fake.requests.filter(runs, status=400)] == ["solutions.run"]

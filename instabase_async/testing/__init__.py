@@ -68,8 +68,14 @@ In process, ``delay`` is not cut short by httpx timeouts (there is no socket).
 
 Request log: ``fake.requests`` holds :class:`RequestRecord` items (``method``, raw ``path``,
 multi-valued ``query``, ``headers`` with ``authorization`` redacted, ``body`` capped,
-``body_size``, ``status``, ``route``, ``dropped``); ``.filter(route, method=, status=)``,
-``.clear()``.
+``body_size``, ``status``, ``route``, ``dropped``); ``.filter(route, method=, status=)`` and
+``.count(...)`` (``route`` may be a tuple: ``count(("solutions.run", "solutions.run_by_name"),
+method="POST")`` counts every solution-run POST), ``.clear()``.
+
+Job ids: a solution run's caller-chosen ``job_id`` is its job id (an id any job already has is a
+409); an unknown id on ``/api/v1/jobs/status`` is the v1 ERROR body (``"job <id> not found"``).
+The solution-jobs listing takes many repeated ``job_id`` parameters (mind its default ``limit``
+of 20) and adds each job's ``curProgress`` to the documented keys.
 
 Authentication: every request needs ``Authorization: Bearer <fake.token>``; otherwise 401 (v2:
 ``{"message"}``; v1: ``{"status": "ERROR", "msg"}``).

@@ -283,17 +283,34 @@ class RequestLog(Sequence[RequestRecord]):
         self._records.clear()
 
     def filter(
-        self, route: RouteSpec = None, *, method: str | None = None, status: int | None = None
+        self,
+        route: RouteSpec | tuple[RouteSpec, ...] = None,
+        *,
+        method: str | None = None,
+        status: int | None = None,
     ) -> list[RequestRecord]:
-        """The records whose route (name, group, path prefix or regex), method and status match."""
+        """The records whose route (name, group, path prefix or regex, or a tuple of those: any
+        of them), method and status match."""
         wanted = method.upper() if method else None
+        routes = route if isinstance(route, tuple) else (route,)
         return [
             r
             for r in list(self._records)
             if (wanted is None or r.method == wanted)
             and (status is None or r.status == status)
-            and route_matches(route, r.route, r.path)
+            and any(route_matches(spec, r.route, r.path) for spec in routes)
         ]
+
+    def count(
+        self,
+        route: RouteSpec | tuple[RouteSpec, ...] = None,
+        *,
+        method: str | None = None,
+        status: int | None = None,
+    ) -> int:
+        """How many records :meth:`filter` would return, e.g. the run POSTs of a test:
+        ``fake.requests.count(("solutions.run", "solutions.run_by_name"))``."""
+        return len(self.filter(route, method=method, status=status))
 
     def __len__(self) -> int:
         return len(self._records)

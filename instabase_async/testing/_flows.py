@@ -244,11 +244,11 @@ def _result(job: FakeJob) -> dict[str, Any]:
 
 def status_body_v1(job: FakeJob) -> dict[str, Any]:
     """The Job Status API answer for ``job`` (``cur_status`` is a JSON string, as documented)."""
-    cur = {
-        "status": job.status,
-        "curProgress": round(job.progress, 4),
-        "finish_timestamp": int(job.finished_at) if job.finished_at is not None else None,
-    }
+    cur: dict[str, Any] = {"status": job.status}
+    progress = job.reported_progress()
+    if progress is not None:
+        cur["curProgress"] = progress
+    cur["finish_timestamp"] = int(job.finished_at) if job.finished_at is not None else None
     body: dict[str, Any] = {
         "status": "OK",
         "state": "DONE" if job.done else "PENDING",

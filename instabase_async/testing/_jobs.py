@@ -133,6 +133,10 @@ class FakeJob:
         """Still running (a job stopped at a checkpoint is not: it waits for a human)."""
         return self.status == "RUNNING"
 
+    def reported_progress(self) -> float | None:
+        """The ``curProgress`` to report (0..1, rounded), or ``None`` to report none."""
+        return round(self.progress, 4)
+
     def deadline(self) -> float | None:
         """The monotonic time it ends at, for a job timed in seconds."""
         if self.seconds_needed is None:
