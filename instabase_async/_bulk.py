@@ -70,10 +70,13 @@ _QUEUED: Final = 0
 _IN_FLIGHT: Final = 1
 _DONE: Final = 2
 
-# Waiter phases.
+# Waiter phases. While CLOSING, the waiter's own tasks are being cancelled; one of them may still
+# finish a submission whose answer landed in the same step as the cancellation, and its add() is
+# accepted and dropped (nothing is polled any more) instead of raising into the task group.
 _NEW: Final = 0
 _OPEN: Final = 1
-_CLOSED: Final = 2
+_CLOSING: Final = 2
+_CLOSED: Final = 3
 
 # A job whose status keeps answering 429 past the client's retries this many times in a row
 # becomes that job's outcome, so a waiter without a timeout cannot spin forever on it.
@@ -195,7 +198,7 @@ class Waiter:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._phase = _CLOSED
+        self._phase = _CLOSING
         tg = self._tg
         assert tg is not None
         assert self._send is not None
@@ -206,6 +209,7 @@ class Waiter:
             # ExceptionGroup; a crashed child still surfaces as the group's error.
             await tg.__aexit__(None, None, None)
         finally:
+            self._phase = _CLOSED
             self._send.close()
             self._receive.close()
             self._heap.clear()
@@ -220,6 +224,8 @@ class Waiter:
         self._add(job, None)
 
     def _add(self, job: Job, tag: int | None) -> None:
+        if self._phase == _CLOSING:
+            return  # the block is ending: whatever is still pending gets no outcome
         if self._phase != _OPEN:
             raise RuntimeError(
                 "add() needs an open waiter: use `async with ib.jobs.waiter() as waiter`"
@@ -273,7 +279,7 @@ class Waiter:
             raise RuntimeError("iterate inside `async with ib.jobs.waiter() as waiter`")
         await anyio.lowlevel.checkpoint_if_cancelled()
         while not self._done:
-            if self._phase == _CLOSED or (self._unresolved == 0 and self._holds == 0):
+            if self._phase >= _CLOSING or (self._unresolved == 0 and self._holds == 0):
                 return None
             ready = self._ready
             if ready is None or ready.is_set():
