@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import zipfile
 from typing import Any
 
 import httpx
@@ -17,3 +19,12 @@ def connect(fake: FakeInstabase, token: str | None = None, **kwargs: Any) -> htt
         headers={"Authorization": f"Bearer {token or fake.token}"},
         **kwargs,
     )
+
+
+def zip_bytes(entries: dict[str, bytes]) -> bytes:
+    """A zip archive holding `entries` (name -> content; a name ending in `/` is a folder)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()

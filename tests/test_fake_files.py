@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import anyio
 import httpx
 import pytest
-from support import connect
+from support import connect, zip_bytes
 
 from instabase_async.testing import FakeInstabase
 
@@ -75,18 +77,22 @@ async def test_if_none_match_creates_with_location_or_refuses_with_412(fake: Fak
 
 
 @pytest.mark.anyio
-async def test_paths_are_decoded_per_segment(fake: FakeInstabase) -> None:
-    """Each raw segment is percent-decoded alone: `%2F` stays inside a name; a leading `/` is ignored."""
+async def test_paths_are_percent_decoded_and_2f_is_a_separator(fake: FakeInstabase) -> None:
+    """The raw path is percent-decoded: `%2F` separates folders as `/` does (Instabase's SDK sends
+    it), `%23`/`%3F` are `#`/`?` inside a name; a leading `/` is ignored."""
     async with connect(fake) as http:
         await http.put(f"{API}/d/x%2Fy%23z%3F.txt", content=b"slash")
-        listing = (await http.get(f"{API}/d", params=FOLDER)).json()
-        leading = await http.get(f"{API}//d/x%2Fy%23z%3F.txt", params=FILE)
-    assert [n["name"] for n in listing["nodes"]] == ["x/y#z?.txt"]
+        listing = (await http.get(f"{API}/d%2Fx", params=FOLDER)).json()
+        leading = await http.get(f"{API}//d/x/y%23z%3F.txt", params=FILE)
+    assert [n["full_path"] for n in listing["nodes"]] == ["d/x/y#z?.txt"]
     assert leading.content == b"slash"
+    assert fake.read_file("d/x/y#z?.txt") == b"slash"
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("raw", ["a//b", "a/%2E%2E/b", "a/%2e/b", "a/%00b", "a/%FF"])
+@pytest.mark.parametrize(
+    "raw", ["a//b", "a/%2E%2E/b", "a/%2e/b", "a/%00b", "a/%FF", "a%2F%2Fb", "a%2F..%2Fb"]
+)
 async def test_bad_path_segments_are_400(fake: FakeInstabase, raw: str) -> None:
     """An empty, `.` or `..` segment, a NUL or invalid UTF-8 in the path is a 400."""
     async with connect(fake) as http:
@@ -293,3 +299,87 @@ async def test_writing_over_a_folder_or_under_a_file_conflicts(fake: FakeInstaba
         root_delete = await http.delete(f"{API}/")
     assert onto_folder.status_code == below_file.status_code == 409
     assert root_put.status_code == root_delete.status_code == 400
+
+
+async def _run_file_job(http: httpx.AsyncClient, route: str, src: str, dst: str) -> dict[str, Any]:
+    answer = await http.post(f"{API}/{route}", json={"src_path": src, "dst_path": dst})
+    assert answer.status_code == 202
+    for _ in range(10):
+        state: dict[str, Any] = (await http.get(answer.headers["location"])).json()
+        if state["state"] != "RUNNING":
+            return state
+    raise AssertionError("file job did not finish")
+
+
+@pytest.mark.anyio
+async def test_extract_merges_into_a_folder_or_changes_nothing_on_conflict(fake: FakeInstabase) -> None:
+    """Extract merges into an existing folder (replacing same-named files); an entry that meets a
+    file where a folder must be (or a folder where a file must be) fails the job and unpacks nothing."""
+    fake.write_file("z/ok.zip", zip_bytes({"d/": b"", "d/a.txt": b"new", "b.txt": b"B"}))
+    fake.write_file("z/clash.zip", zip_bytes({"e/x.txt": b"x", "keep.txt/inner": b"y"}))
+    fake.write_file("z/self.zip", zip_bytes({"f": b"file", "f/g": b"under a file"}))
+    fake.write_file("out/d/a.txt", b"old")
+    fake.write_file("out/keep.txt", b"keep")
+    fake.write_file("out/other.txt", b"other")
+    async with connect(fake) as http:
+        ok = await _run_file_job(http, "extract", "z/ok.zip", "out")
+        clash = await _run_file_job(http, "extract", "z/clash.zip", "out")
+        inner = await _run_file_job(http, "extract", "z/self.zip", "out2")
+        missing = await _run_file_job(http, "extract", "z/none.zip", "out3")
+        folder = await _run_file_job(http, "extract", "z", "out4")
+    assert ok["state"] == "COMPLETE"
+    assert (fake.read_file("out/d/a.txt"), fake.read_file("out/b.txt")) == (b"new", b"B")
+    assert fake.read_file("out/other.txt") == b"other"
+    assert clash["state"] == "FAILED"
+    assert "is a file already" in clash["message"]
+    assert not fake.exists("out/e")
+    assert (inner["state"], fake.exists("out2")) == ("FAILED", False)
+    assert missing["state"] == folder["state"] == "FAILED"
+    assert "no file at" in missing["message"]
+    assert "is a folder, not a zip archive" in folder["message"]
+
+
+@pytest.mark.anyio
+async def test_extract_refuses_an_archive_too_large_to_unpack(
+    fake: FakeInstabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An archive whose entries add up past the fake's unpack limit fails its job (a zip-bomb guard)."""
+    from instabase_async.testing import _archive
+
+    monkeypatch.setattr(_archive, "MAX_UNPACKED_BYTES", 10)
+    fake.write_file("z/big.zip", zip_bytes({"a.txt": b"0123456789A"}))
+    async with connect(fake) as http:
+        state = await _run_file_job(http, "extract", "z/big.zip", "big")
+    assert state["state"] == "FAILED"
+    assert "more than 10 bytes" in state["message"]
+    assert not fake.exists("big")
+
+
+@pytest.mark.anyio
+async def test_copy_that_meets_a_conflict_copies_nothing(fake: FakeInstabase) -> None:
+    """A folder copy whose target holds a file where the source has a folder fails and copies nothing."""
+    fake.write_file("src/a.txt", b"a")
+    fake.write_file("src/sub/b.txt", b"b")
+    fake.write_file("dst/sub", b"a file in the way")
+    async with connect(fake) as http:
+        state = await _run_file_job(http, "copy", "src", "dst")
+    assert state["state"] == "FAILED"
+    assert not fake.exists("dst/a.txt")
+
+
+def test_file_jobs_take_effect_without_any_request() -> None:
+    """A time-driven delete is applied when the test next looks (`exists`, `read_file`, `jobs`),
+    with no request and no poll in between."""
+    fake = FakeInstabase(job_seconds=0.05)
+    fake.write_file("a/b.txt", b"x")
+    fake.write_file("c.txt", b"y")
+
+    async def delete() -> None:
+        async with connect(fake) as http:
+            await http.delete(f"{API}/a")
+
+    anyio.run(delete)
+    time.sleep(0.2)
+    assert not fake.exists("a/b.txt")
+    assert fake.read_file("c.txt") == b"y"
+    assert [job.status for job in fake.jobs.values()] == ["COMPLETE"]

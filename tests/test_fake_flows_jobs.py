@@ -83,7 +83,8 @@ async def test_run_flow_output_has_run_id_uses_documented_layout(fake: FakeInsta
         ({"ibflow_path": FLOW, "input_dir": INPUT, "tags": "x"}, "tags"),
         ({"ibflow_path": FLOW, "input_dir": INPUT, "output_has_run_id": "yes"}, "output_has_run_id"),
         ({"ibflow_path": FLOW, "input_dir": f"{DRIVE}/../x"}, "input_dir"),
-        ({"ibflow_path": FLOW, "input_dir": INPUT, "webhook_config": {"headers": {}}}, "webhook_config"),
+        ({"ibflow_path": FLOW, "input_dir": INPUT, "webhook_config": {"headers": []}}, "webhook_config"),
+        ({"ibflow_path": FLOW, "input_dir": INPUT, "webhook_config": {"url": 3}}, "webhook_config"),
         ([1, 2], "JSON object"),
     ],
 )

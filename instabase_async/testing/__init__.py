@@ -36,11 +36,15 @@ Construction: ``FakeInstabase(*, token="fake-token", username="fakeuser", job_po
 job_seconds=None, outcome=Outcome.OK, outcome_for=None, seed=None, page_size=100,
 path_prefix="", log_requests=True, max_logged_requests=None, max_logged_body=65536)``.
 
-Jobs (flow and solution runs, deploys, solution deletes, file deletions and copies):
+Jobs (flow and solution runs, deploys, solution deletes, file deletions, copies and extractions):
 
 - ``job_polls=N``: a job is running on its first N status polls (``curProgress`` growing) and
   finished on poll N+1. ``job_seconds=s`` or ``(low, high)``: it runs that long (monotonic clock;
   the range is drawn with the seeded RNG). ``fake.set_job_duration(job_id, polls=, seconds=)``.
+- File jobs (delete, copy, extract) take effect on their own clock whether or not anyone polls
+  them: after ``job_seconds``, or, when durations are counted in polls, at their poll count or
+  after 0.5 s, whichever comes first. Whatever is due is applied at every request, and whenever
+  the test looks (``exists``, ``read_file``, ``jobs``, ...).
 - Outcomes: ``Outcome.OK``, ``Outcome.error("why")``, ``Outcome.CANCELLED``,
   ``Outcome.STOPPED_AT_CHECKPOINT`` (halted: the job stays there until ``finish_job``), or those
   names as strings. Set the default (``outcome=``), queue them (``fake.set_next_outcomes([...],
@@ -51,6 +55,18 @@ Jobs (flow and solution runs, deploys, solution deletes, file deletions and copi
 - A successful flow or solution run writes ``<name>.json`` per file found in its input folder
   (or ``results.json``) into its output folder; a deploy adds the solution (its name, version and
   owner from a ``package.json`` in or beside ``solution_path``); deletes remove at completion.
+- ``POST /api/v2/files/copy`` and ``/extract`` (``{"src_path", "dst_path"}``) answer 202 with
+  ``{"job_id"}`` and ``Location: /api/v2/jobs/<job_id>`` (``{"state", "message"}``). Copy copies
+  a file or a folder (folders merge); extract unpacks a real zip archive of the store into the
+  folder. A body the fake can refuse on sight (a missing path, a ``..`` segment, ``dst_path``
+  equal to or inside ``src_path``) is a 400; a missing source, an archive that is not a zip, an
+  entry that would land outside the folder (zip-slip) or a file/folder clash fails the job with a
+  message saying so, and nothing is written.
+
+Files: a path's ``%2F`` is a separator, as ``/`` is (Instabase's SDK encodes every ``/`` that
+way). Instabase's scripts are served unchanged: a ``webhook_config`` of only ``headers``, a
+solution ``PATCH`` whose ``state``/``visibility`` come in a JSON body (``PRODUCTION`` included),
+and chunked ``PATCH`` uploads with ``IB-Cursor: 0`` then ``-1``.
 
 State: ``write_file(path, data)``, ``read_file(path)``, ``exists``, ``is_folder``, ``mkdir``,
 ``list_dir``, ``file_size``, ``remove``; ``add_solution(name=..., version=, owner="IB_DEPLOYED",

@@ -197,6 +197,7 @@ class FakeInstabase:
 
     def read_file(self, path: str) -> bytes:
         """The content of a stored file (``FileNotFoundError`` if there is none)."""
+        self._state.jobs.sweep()
         data = self._state.read_bytes(path)
         if data is None:
             raise FileNotFoundError(path)
@@ -204,11 +205,13 @@ class FakeInstabase:
 
     def exists(self, path: str) -> bool:
         """Whether a file or folder is stored at ``path``."""
+        self._state.jobs.sweep()
         with self._state.lock:
             return self._state.store.get(split_path(path)) is not None
 
     def is_folder(self, path: str) -> bool:
         """Whether a folder is stored at ``path``."""
+        self._state.jobs.sweep()
         with self._state.lock:
             return isinstance(self._state.store.get(split_path(path)), FolderNode)
 
@@ -222,6 +225,7 @@ class FakeInstabase:
 
     def list_dir(self, path: str = "") -> list[str]:
         """The names in a stored folder, sorted (``FileNotFoundError``/``NotADirectoryError``)."""
+        self._state.jobs.sweep()
         with self._state.lock:
             try:
                 return [name for name, _ in self._state.store.children(split_path(path))]
@@ -230,6 +234,7 @@ class FakeInstabase:
 
     def file_size(self, path: str) -> int:
         """The size of a stored file."""
+        self._state.jobs.sweep()
         with self._state.lock:
             node = self._state.store.get(split_path(path))
         if not isinstance(node, FileNode):
@@ -317,8 +322,9 @@ class FakeInstabase:
 
     @property
     def jobs(self) -> Mapping[str, FakeJob]:
-        """Every job by id, in creation order (a read-only view; time-driven jobs may be stale:
-        :meth:`get_job` brings one up to date)."""
+        """Every job by id, in creation order (a read-only view, brought up to date with the clock
+        when read; a job read from it earlier is a live object that moves on with it)."""
+        self._state.jobs.sweep()
         return MappingProxyType(self._state.jobs.jobs)
 
     def get_job(self, job_id: str) -> FakeJob:
@@ -335,9 +341,9 @@ class FakeInstabase:
 
     def set_next_outcomes(self, outcomes: Iterable[Outcome | str], *, kind: JobKind | None = None) -> None:
         """Outcomes for the next jobs created, one each, in order; ``kind`` (``"flow"``,
-        ``"deploy"``, ``"solution_delete"``, ``"file_delete"``, ``"file_copy"``) limits them to
-        jobs of that kind. Replaces what was queued for that kind. Takes precedence over
-        ``outcome_for`` and the default outcome."""
+        ``"deploy"``, ``"solution_delete"``, ``"file_delete"``, ``"file_copy"``,
+        ``"file_extract"``) limits them to jobs of that kind. Replaces what was queued for that
+        kind. Takes precedence over ``outcome_for`` and the default outcome."""
         self._state.jobs.set_next_outcomes(outcomes, kind)
 
     def set_job_duration(
@@ -368,6 +374,7 @@ class FakeInstabase:
             return
         if scope["type"] != "http":
             return
+        self._state.jobs.sweep()  # jobs take effect on their own clock, whether or not anyone polls
         req = Request(
             scope,
             receive,

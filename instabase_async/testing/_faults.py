@@ -51,6 +51,7 @@ ROUTE_NAMES: tuple[str, ...] = (
     "files.copy",
     "files.delete",
     "files.delete_job",
+    "files.extract",
     "files.get",
     "files.head",
     "files.list",

@@ -1,9 +1,14 @@
-"""Filesystem API v2 under ``/api/v2/files/<path>``: write, read (ranges), list, stat, delete, mkdir.
+"""Filesystem API v2 under ``/api/v2/files/<path>``: write, read (ranges), list, stat, delete,
+mkdir, copy and extract.
 
-The path is taken from the raw request path and percent-decoded one segment at a time, so
-``%2F`` stays inside a name and ``%20`` is a space; one leading ``/`` is ignored. An empty, ``.``
-or ``..`` segment, a NUL, or bad UTF-8 is a 400. Uploads are streamed into the store (spilling to
-disk when large) and downloads are streamed out of it in 1 MiB chunks.
+The path is taken from the raw request path and percent-decoded, ``%20`` to a space and ``%2F``
+to a separator (Instabase's own SDK encodes every ``/`` of a path that way); one leading and one
+trailing ``/`` are ignored. An empty, ``.`` or ``..`` segment, a NUL, or bad UTF-8 is a 400.
+Uploads are streamed into the store (spilling to disk when large) and downloads are streamed out
+of it in 1 MiB chunks. Copy and extract are jobs: a request the fake can refuse from its body
+alone is a 400; what depends on the store when the job runs (a missing source, an archive that
+is not a zip, a zip entry that would land outside the target folder) fails the job, with nothing
+written.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from urllib.parse import quote, unquote
 
 import anyio
 
+from ._archive import extract_zip
 from ._asgi import ApiError, Reply, Request, json_reply
 from ._check import as_object, req_str, v2_fail
 from ._jobs import FakeJob
@@ -37,6 +43,7 @@ __all__ = [
     "append_file",
     "copy_node",
     "delete_node",
+    "extract_archive",
     "file_url",
     "get_node",
     "head_node",
@@ -53,13 +60,9 @@ MAX_SERVER_BACKOFF = 30.0
 
 
 def parse_raw_path(raw: str) -> tuple[str, ...]:
-    """Segments of the raw URL path after ``/api/v2/files/``, each percent-decoded on its own."""
-    text = raw.removeprefix("/").removesuffix("/")
-    if not text:
-        return ()
+    """Segments of the raw URL path after ``/api/v2/files/``, percent-decoded (``%2F`` is a ``/``)."""
     try:
-        segments = tuple(unquote(part, errors="strict") for part in text.split("/"))
-        return validate_segments(segments)
+        return split_path(unquote(raw, errors="strict"))
     except UnicodeDecodeError:
         raise ApiError(400, "path is not valid percent-encoded UTF-8") from None
     except PathError as exc:
@@ -299,22 +302,52 @@ async def make_folder(state: State, req: Request, arg: str) -> Reply:
     return Reply(201, [(b"location", file_url(req, state, segments).encode()), (b"content-length", b"0")])
 
 
-async def copy_node(state: State, req: Request, _arg: str) -> Reply:
-    """``POST /api/v2/files/copy {"src_path", "dst_path"}``: 202 + ``Location`` of a copy job
-    (it fails if the source is missing when it runs)."""
+def _job_reply(req: Request, state: State, job: FakeJob) -> Reply:
+    """202 with the job's id in the body and its v2 status URL in ``Location``."""
+    url = f"{req.base_url(state.path_prefix)}/api/v2/jobs/{job.job_id}"
+    return json_reply({"job_id": job.job_id}, 202, [(b"location", url.encode())])
+
+
+async def _src_dst(req: Request) -> tuple[dict[str, Any], tuple[str, ...], tuple[str, ...]]:
+    """The body of copy and extract: ``src_path`` and ``dst_path``, neither inside the other."""
     body = as_object(await req.json(v1=False), v2_fail)
     try:
         source = split_path(req_str(body, "src_path", v2_fail))
         target = split_path(req_str(body, "dst_path", v2_fail))
     except PathError as exc:
         raise ApiError(400, str(exc)) from None
+    if not source or not target:
+        raise ApiError(400, "src_path and dst_path cannot be the root")
+    if target[: len(source)] == source:
+        raise ApiError(400, "dst_path cannot be src_path or inside it")
+    return body, source, target
+
+
+async def copy_node(state: State, req: Request, _arg: str) -> Reply:
+    """``POST /api/v2/files/copy {"src_path", "dst_path"}``: 202 ``{"job_id"}`` + ``Location`` of a
+    copy job, which copies the file or folder (folders merge) or fails if the source is missing."""
+    body, source, target = await _src_dst(req)
 
     def effect(_job: FakeJob) -> None:
         if not state.store.copy(source, target):
             raise FileNotFoundError(f"no file or folder at {'/'.join(source)!r}")
 
     job = state.jobs.create("file_copy", "async", params=body, effect=effect, origin="files.copy")
-    return Reply(202, _job_location(req, state, job))
+    return _job_reply(req, state, job)
+
+
+async def extract_archive(state: State, req: Request, _arg: str) -> Reply:
+    """``POST /api/v2/files/extract {"src_path", "dst_path"}``: 202 ``{"job_id"}`` + ``Location``
+    of a job that unpacks the zip archive ``src_path`` into the folder ``dst_path``; it fails,
+    unpacking nothing, for a missing source, an archive that is not a zip, or an entry that would
+    land outside ``dst_path``."""
+    body, source, target = await _src_dst(req)
+
+    def effect(_job: FakeJob) -> None:
+        extract_zip(state.store, source, target)
+
+    job = state.jobs.create("file_extract", "async", params=body, effect=effect, origin="files.extract")
+    return _job_reply(req, state, job)
 
 
 async def append_file(state: State, req: Request, arg: str) -> Reply:

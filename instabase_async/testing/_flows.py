@@ -112,12 +112,12 @@ def _start_flow(state: State, origin: str, body: dict[str, Any]) -> FakeJob:
         for key in ("notification_emails", "tags", "pipeline_ids"):
             opt_list(body, key, v1_fail)
         webhook = body.get("webhook_config")
-        if webhook is not None and (
+        if webhook is not None and (  # Instabase's own scripts send {"headers": {}} with no url
             not isinstance(webhook, dict)
-            or not isinstance(webhook.get("url"), str)
+            or not isinstance(webhook.get("url", ""), str)
             or not isinstance(webhook.get("headers", {}), dict)
         ):
-            raise V1Error("webhook_config must be an object with a string url and optional headers object")
+            raise V1Error("webhook_config must be an object with an optional string url and headers object")
     else:
         for key in ("flow_root_dir", "classifier_file_path"):
             path_str(req_str(body, key, v1_fail), key, v1_fail)

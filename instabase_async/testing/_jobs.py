@@ -1,14 +1,17 @@
 """Jobs that live: how long each fake job runs, how it ends, and what it does when it ends.
 
-Every started flow run, solution run, deploy, solution delete and file deletion is a
+Every started flow run, solution run, deploy, solution delete and file operation is a
 :class:`FakeJob`. It is ``RUNNING`` from its creation until its duration is over, then takes its
 :class:`Outcome`. A duration is counted either in status polls (deterministic, the default:
 the first ``job_polls`` polls see the job running, the next one sees it finished) or in seconds
 of the monotonic clock (optionally a ``(low, high)`` range drawn with the fake's seeded RNG).
+File jobs (delete, copy, extract) also run on their own clock when durations are counted in
+polls: they end at their poll count or after :data:`FILE_JOB_SECONDS`, whichever comes first,
+since Instabase's own scripts delete or copy and never poll.
 
-Time-driven jobs are ended lazily, when someone looks: a status poll of that job, a listing, a
-new job being created, or :meth:`JobTable.running`. A heap of deadlines keeps that cheap with
-thousands of live jobs.
+Time-driven jobs are ended when the fake is next touched: every request (and every look from
+the test's side) first applies whatever is due, through a heap of deadlines that keeps that cheap
+with thousands of live jobs.
 """
 
 from __future__ import annotations
@@ -39,12 +42,15 @@ __all__ = [
 #: (halted for human review: it stays there until :meth:`FakeInstabase.finish_job` moves it on).
 OutcomeKind = Literal["OK", "ERROR", "CANCELLED", "STOPPED_AT_CHECKPOINT"]
 #: What a job is: ``flow`` (Flow API runs and solution runs), ``deploy``, ``solution_delete``,
-#: ``file_delete`` and ``file_copy``.
-JobKind = Literal["flow", "deploy", "solution_delete", "file_delete", "file_copy"]
+#: ``file_delete``, ``file_copy`` and ``file_extract``.
+JobKind = Literal["flow", "deploy", "solution_delete", "file_delete", "file_copy", "file_extract"]
 #: Where a job is, in the words of ``cur_status.status``.
 JobStatusName = Literal["RUNNING", "COMPLETE", "FAILED", "CANCELLED", "STOPPED_AT_CHECKPOINT"]
 
 _FINAL = frozenset({"COMPLETE", "FAILED", "CANCELLED"})
+_FILE_KINDS = frozenset({"file_delete", "file_copy", "file_extract"})
+#: The longest a file job lasts when durations are counted in polls and nobody polls it.
+FILE_JOB_SECONDS = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +104,8 @@ class FakeJob:
 
     ``type`` is the v1 status type the documents give it (``flow`` or ``async``; the fake
     answers whatever type is asked). ``params`` is the decoded request that started it.
-    ``polls_needed`` / ``seconds_needed`` is its duration (``seconds_needed`` wins when set).
+    ``polls_needed`` / ``seconds_needed`` is its duration (``seconds_needed`` wins when set);
+    ``max_seconds`` ends a poll-counted job on its own clock too (file jobs).
     ``origin`` is the route that started it (``"flow.run"``, ``"solutions.run"``, ...).
     """
 
@@ -108,6 +115,7 @@ class FakeJob:
     outcome: Outcome
     polls_needed: int
     seconds_needed: float | None
+    max_seconds: float | None = None
     output_folder: str | None = None
     solution_id: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
@@ -138,10 +146,11 @@ class FakeJob:
         return round(self.progress, 4)
 
     def deadline(self) -> float | None:
-        """The monotonic time it ends at, for a job timed in seconds."""
-        if self.seconds_needed is None:
+        """The monotonic time it ends at, for a job timed in seconds (or with ``max_seconds``)."""
+        seconds = self.seconds_needed if self.seconds_needed is not None else self.max_seconds
+        if seconds is None:
             return None
-        return self.started_monotonic + self.seconds_needed
+        return self.started_monotonic + seconds
 
 
 class JobTable:
@@ -228,6 +237,7 @@ class JobTable:
                 outcome=self.outcome,
                 polls_needed=self.polls,
                 seconds_needed=self._draw_seconds(self.seconds),
+                max_seconds=FILE_JOB_SECONDS if kind in _FILE_KINDS else None,
                 output_folder=output_folder,
                 solution_id=solution_id,
                 params=params or {},
@@ -274,22 +284,31 @@ class JobTable:
             return list(self.jobs.values())
 
     def _advance(self, job: FakeJob, *, counted: bool) -> None:
+        """End ``job`` if its time or its polls are up, else bring its progress up to date."""
         if not job.live:
             return
         deadline = job.deadline()
+        now = self._clock()
+        if deadline is not None and now >= deadline:
+            self._end(job, job.outcome)
+            return
+        by_polls = job.seconds_needed is None
+        if by_polls and counted and job.polls > job.polls_needed:
+            self._end(job, job.outcome)
+            return
+        fraction = 0.0
         if deadline is not None:
-            now = self._clock()
-            if now >= deadline:
-                self._end(job, job.outcome)
-            else:
-                elapsed = now - job.started_monotonic
-                job.progress = min(0.99, elapsed / job.seconds_needed) if job.seconds_needed else 0.0
-        elif counted:
-            if job.polls > job.polls_needed:
-                self._end(job, job.outcome)
-            else:
-                job.progress = job.polls / (job.polls_needed + 1)
+            fraction = (now - job.started_monotonic) / max(deadline - job.started_monotonic, 1e-9)
+        if by_polls:
+            fraction = max(fraction, job.polls / (job.polls_needed + 1))
+            if counted:
                 job.modified_at = time.time()
+        job.progress = min(0.99, fraction)
+
+    def sweep(self) -> None:
+        """Apply everything due by now: end every time-driven job whose deadline has passed."""
+        with self._lock:
+            self._sweep()
 
     def _sweep(self) -> None:
         now = self._clock()
@@ -353,8 +372,8 @@ class JobTable:
             if seconds is not None:
                 job.seconds_needed = seconds
                 self._schedule(job)
-            elif polls is not None:
-                job.polls_needed, job.seconds_needed = polls, None
+            elif polls is not None:  # counted in polls only, even for a file job: as asked
+                job.polls_needed, job.seconds_needed, job.max_seconds = polls, None, None
 
     def running(self) -> int:
         """How many jobs are running now."""

@@ -102,6 +102,8 @@ def _v2(method: str, rest: str, req: Request) -> Route | None:
             return Route("files.delete_job", _flows.get_job_v2, _decode(sub[12:]))
         if sub == "copy" and method == "POST":
             return Route("files.copy", _files.copy_node)
+        if sub == "extract" and method == "POST":
+            return Route("files.extract", _files.extract_archive)
         route = _pick(method, _FILES, sub)
         if route.name == "files.get" and req.arg("expect-node-type") == "folder":
             return Route("files.list", route.handler, sub)

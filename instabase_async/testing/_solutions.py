@@ -29,7 +29,8 @@ __all__ = [
     "update_solution",
 ]
 
-STATES = ("ACTIVE", "INACTIVE")
+#: The documented states, and ``PRODUCTION``, which AI Hub's own CI/CD scripts set.
+STATES = ("ACTIVE", "INACTIVE", "PRODUCTION")
 VISIBILITIES = ("PUBLIC", "PRIVATE", "PENDING_REVIEW")
 SORT_KEYS = ("startTimeNs", "name", "version", "username", "timeTakenNs", "state")
 ORDERS = ("ASCENDING", "DESCENDING")
@@ -144,11 +145,20 @@ async def get_solution(state: State, req: Request, arg: str) -> Reply:
         return json_reply({"solution": _solution(state, arg).wire(detail=True)})
 
 
+def _query_or_body(req: Request, body: dict[str, Any], key: str, choices: tuple[str, ...]) -> str | None:
+    """``key`` from the query or the JSON body (the same value if in both), checked against ``choices``."""
+    in_query, in_body = req.arg(key), opt_str(body, key, v2_fail)
+    if in_query is not None and in_body is not None and in_query != in_body:
+        raise ApiError(400, f"{key} is {in_query!r} in the query but {in_body!r} in the body")
+    return _check_choice(in_query if in_query is not None else in_body, key, choices)
+
+
 async def update_solution(state: State, req: Request, arg: str) -> Reply:
-    """``PATCH /api/v2/solutions/deployed/<id>?visibility=&state=`` (query parameters, as documented)."""
-    visibility = _check_choice(req.arg("visibility"), "visibility", VISIBILITIES)
-    new_state = _check_choice(req.arg("state"), "state", STATES)
-    await req.drain()
+    """``PATCH /api/v2/solutions/deployed/<id>?visibility=&state=``: query parameters, as
+    documented, or a JSON body ``{"state", "visibility"}``, as Instabase's own scripts send."""
+    body = as_object(await req.json(v1=False), v2_fail)  # an empty body is {}
+    visibility = _query_or_body(req, body, "visibility", VISIBILITIES)
+    new_state = _query_or_body(req, body, "state", STATES)
     with state.lock:
         solution = _solution(state, arg)
         if visibility is not None:

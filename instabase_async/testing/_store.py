@@ -1,7 +1,7 @@
 """The fake's file store: a tree of folders and files kept in memory.
 
-Paths are tuples of segments, never joined strings, so that a name holding a ``/`` (sent as
-``%2F`` inside one URL segment) stays one name. Small files live in ``bytes``; a file that
+Paths are tuples of segments (the file API has decoded them, ``%2F`` being a separator there
+as on Instabase). Small files live in ``bytes``; a file that
 grows past :data:`SPILL_BYTES` while it is written is spilled to a private temporary folder,
 so a 1 GiB upload costs disk, not memory. A file's content never changes once written: a
 write builds a new blob and swaps it in, so a download that is under way keeps reading the
@@ -32,6 +32,8 @@ __all__ = [
     "Node",
     "PathError",
     "StoreConflict",
+    "check_merge",
+    "discard_tree",
     "split_path",
     "validate_segments",
 ]
@@ -269,7 +271,7 @@ class FileStore:
             return False
         removed = parent.children.pop(path[-1])
         parent.modified = time.time()
-        _discard_tree(removed)
+        discard_tree(removed)
         return True
 
     def children(self, path: Path) -> list[tuple[str, Node]]:
@@ -288,6 +290,7 @@ class FileStore:
         node = self.get(source)
         if node is None:
             return False
+        check_merge(self.get(target), node, target)  # so that a conflict copies nothing
         if isinstance(node, FileNode):
             writer = BlobWriter(self, node)
             self.put_file(target, writer.finish())
@@ -298,7 +301,7 @@ class FileStore:
         return True
 
 
-def _discard_tree(node: Node) -> None:
+def discard_tree(node: Node) -> None:
     """Release the disk space of every file under ``node`` (a bounded walk of a finite tree)."""
     stack: list[Node] = [node]
     while stack:
@@ -307,3 +310,16 @@ def _discard_tree(node: Node) -> None:
             current.discard()
         else:
             stack.extend(current.children.values())
+
+
+def check_merge(existing: Node | None, new: Node, where: Path) -> None:
+    """Raise :class:`StoreConflict` if putting ``new`` at ``where``, over ``existing``, would meet
+    a file where a folder is or the other way round (folders merge, files replace files)."""
+    if existing is None:
+        return
+    if isinstance(new, FolderNode) != isinstance(existing, FolderNode):
+        kind = "folder" if isinstance(existing, FolderNode) else "file"
+        raise StoreConflict(f"{'/'.join(where)!r} is a {kind} already")
+    if isinstance(new, FolderNode) and isinstance(existing, FolderNode):
+        for name, child in new.children.items():
+            check_merge(existing.children.get(name), child, (*where, name))
