@@ -27,9 +27,11 @@ from ._errors import (
     RateLimitError,
     ResponseValidationError,
     ServerError,
+    SubmissionUnknownError,
     WaitTimeoutError,
 )
 from ._jobs import Job
+from ._ledger import Ledger
 from ._models import (
     FileInfo,
     FlowRunRequest,
@@ -46,6 +48,7 @@ from ._models import (
     ServerRetry,
     Solution,
     SolutionJob,
+    SolutionRunRequest,
     TransferOutcome,
     WebhookConfig,
 )
@@ -74,6 +77,7 @@ __all__ = [
     "JobOutcome",
     "JobState",
     "JobStatus",
+    "Ledger",
     "LicenseError",
     "NotFoundError",
     "OperationError",
@@ -90,6 +94,8 @@ __all__ = [
     "ServerRetry",
     "Solution",
     "SolutionJob",
+    "SolutionRunRequest",
+    "SubmissionUnknownError",
     "TransferOutcome",
     "WaitTimeoutError",
     "WebhookConfig",

@@ -15,6 +15,7 @@ InstabaseError
 ├── APIConnectionError       the request could not be completed (wraps the httpx error)
 │   └── APITimeoutError
 ├── ResponseValidationError  a 2xx body that does not have the documented shape
+├── SubmissionUnknownError   a ledger found a flow run that may or may not have been submitted
 └── JobError                 .status (the last JobStatus seen)
     ├── JobFailedError
     ├── JobCancelledError
@@ -51,6 +52,7 @@ __all__ = [
     "RateLimitError",
     "ResponseValidationError",
     "ServerError",
+    "SubmissionUnknownError",
     "WaitTimeoutError",
     "error_for_status",
 ]
@@ -140,6 +142,15 @@ class APITimeoutError(APIConnectionError):
 
 class ResponseValidationError(InstabaseError):
     """A successful response whose body does not have the documented shape."""
+
+
+class SubmissionUnknownError(InstabaseError):
+    """A ledger found a flow run in `submitting`: the process stopped between sending the run and
+    recording its answer, and a flow run has no id of the caller's to ask the server about.
+
+    The run may be on the server or not. Look for it (its output folder, the flow's job list),
+    then re-run with `run_many(..., resubmit_unknown=True)` to submit it again, or leave it.
+    """
 
 
 class JobError(InstabaseError):

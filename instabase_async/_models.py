@@ -32,6 +32,7 @@ __all__ = [
     "ServerRetry",
     "Solution",
     "SolutionJob",
+    "SolutionRunRequest",
     "TransferOutcome",
     "WebhookConfig",
 ]
@@ -239,7 +240,11 @@ class ServerRetry:
 
 @attrs.frozen
 class FlowRunRequest:
-    """One flow run for `flows.run_many`: the same options as `flows.run`."""
+    """One flow run for `flows.run_many`: the same options as `flows.run`.
+
+    `key` names the request in a ledger (see `Ledger`); left `None`, a digest of the request's
+    body names it. It is never sent.
+    """
 
     ibflow_path: str
     input_dir: str
@@ -253,13 +258,32 @@ class FlowRunRequest:
     pipeline_ids: Sequence[str] | None = attrs.field(default=None, kw_only=True)
     save_binary_to_output: bool | None = attrs.field(default=None, kw_only=True)
     webhook: WebhookConfig | None = attrs.field(default=None, kw_only=True)
+    key: str | None = attrs.field(default=None, kw_only=True)
+
+
+@attrs.frozen
+class SolutionRunRequest:
+    """One deployed-solution run for `solutions.run_many`: the options of `solutions.run`.
+
+    `key` names the request in a ledger, as for `FlowRunRequest`. With a ledger, a request without
+    `job_id` gets one derived from the run name and the key, so a crash mid-submit is resolved by
+    asking the server about that id.
+    """
+
+    solution_id: str
+    input_dir: str
+    output_dir: str | None = attrs.field(default=None, kw_only=True)
+    settings: RunSettings | Mapping[str, Any] | None = attrs.field(default=None, kw_only=True)
+    job_id: str | None = attrs.field(default=None, kw_only=True)
+    key: str | None = attrs.field(default=None, kw_only=True)
 
 
 @attrs.frozen
 class RunOutcome:
-    """What one `FlowRunRequest` came to. `job` is None when the submission itself failed."""
+    """What one `FlowRunRequest` or `SolutionRunRequest` came to. `job` is None when the
+    submission itself failed (or was never known to succeed)."""
 
-    request: FlowRunRequest
+    request: FlowRunRequest | SolutionRunRequest
     job: Job | None
     status: JobStatus | None
     error: BaseException | None = None

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 import respx
+from pg_cluster import find_bindir, throwaway_cluster
 
 
 @pytest.fixture(params=["asyncio", "trio"])
@@ -27,3 +29,15 @@ def router(httpx_transport: None) -> Iterator[respx.MockRouter]:
     """A respx router for the test host https://ib.test; every route it declares must be called."""
     with respx.mock(base_url="https://ib.test") as r:
         yield r
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster for the session; skipped only outside CI when not installed."""
+    bindir = find_bindir()
+    if bindir is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not installed, and CI must run the PostgreSQL tests (see .ci/run)")
+        pytest.skip("PostgreSQL is not installed (no initdb found): the PostgreSQL ledger tests need it")
+    with throwaway_cluster(bindir) as url:
+        yield url
