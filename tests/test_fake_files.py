@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -383,3 +384,19 @@ def test_file_jobs_take_effect_without_any_request() -> None:
     assert not fake.exists("a/b.txt")
     assert fake.read_file("c.txt") == b"y"
     assert [job.status for job in fake.jobs.values()] == ["COMPLETE"]
+
+
+@pytest.mark.anyio
+async def test_extract_reads_a_spilled_archive_and_skips_dot_entries(fake: FakeInstabase) -> None:
+    """An archive large enough to live on disk unpacks like a small one (a `./` entry is the folder
+    itself); a copy whose source is missing fails its job, saying so."""
+    payload = os.urandom(5 * 1024 * 1024)  # incompressible: the archive itself spills past 4 MiB
+    async with connect(fake) as http:
+        await http.put(f"{API}/z/big.zip", content=zip_bytes({"./": b"", "data.bin": payload}))
+        state = await _run_file_job(http, "extract", "z/big.zip", "unpacked")
+        missing = await _run_file_job(http, "copy", "no/such", "elsewhere")
+    assert state["state"] == "COMPLETE"
+    assert fake.list_dir("unpacked") == ["data.bin"]
+    assert fake.read_file("unpacked/data.bin") == payload
+    assert missing["state"] == "FAILED"
+    assert "no file or folder at 'no/such'" in missing["message"]

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from support import connect
 
-from instabase_async.testing import FakeInstabase, FakeJob, Outcome
+from instabase_async.testing import FakeInstabase, FakeJob, Outcome, ProgressShape
 
 DRIVE = "me/repo/fs/Instabase Drive/proj"
 FLOW = f"{DRIVE}/flow.ibflow"
@@ -369,3 +369,81 @@ def test_outcome_values_are_validated() -> None:
         Outcome.coerce("DONE")
     with pytest.raises(ValueError, match="job_polls"):
         FakeInstabase(job_polls=-1)
+
+
+async def progress_seen(fake: FakeInstabase, polls: int) -> list[float | None]:
+    """`curProgress` of one flow run at each v1 status poll until it is done (None: no key)."""
+    seen: list[float | None] = []
+    async with connect(fake) as http:
+        job_id = (await run_flow(http))["data"]["job_id"]
+        for _ in range(polls):
+            cur = json.loads((await status(http, job_id))["cur_status"])
+            seen.append(cur.get("curProgress"))
+    return seen
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("shape", "expected"),
+    [
+        ("linear", [0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.875, 1.0]),
+        ("steps", [0.0, 0.25, 0.25, 0.5, 0.5, 0.75, 0.75, 1.0]),
+        (ProgressShape.in_steps(2), [0.0, 0.0, 0.0, 0.5, 0.5, 0.5, 0.5, 1.0]),
+        ("late", [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]),
+        (ProgressShape.late_jump(0.7), [0.0, 0.0, 0.0, 0.0, 0.0, 0.75, 0.875, 1.0]),
+        ("none", [None] * 8),
+    ],
+)
+async def test_progress_shapes_of_cur_progress(
+    shape: ProgressShape | str, expected: list[float | None]
+) -> None:
+    """Running jobs report curProgress linearly, in steps, at 0 until a late jump, or not at all."""
+    fake = FakeInstabase(job_polls=7, progress=shape)
+    assert await progress_seen(fake, 8) == expected
+
+
+@pytest.mark.anyio
+async def test_progress_follows_the_clock_with_job_seconds() -> None:
+    """With job_seconds, linear progress is the share of the run's time gone by."""
+    fake = FakeInstabase(job_seconds=30)
+    seen = await progress_seen(fake, 1)
+    assert seen[0] is not None and 0 <= seen[0] < 0.1
+
+
+@pytest.mark.anyio
+async def test_mixed_progress_and_progress_for() -> None:
+    """`progress="mixed"` gives new jobs each shape in turn; `progress_for` overrides per job;
+    a shape with no progress leaves curProgress out of the solution-jobs listing too."""
+    fake = FakeInstabase(progress="mixed")
+    fake.progress_for = lambda job: "none" if job.params.get("tags") == ["quiet"] else None
+    solution_id = fake.add_solution(name="A")
+    async with connect(fake) as http:
+        flows = [(await run_flow(http))["data"]["job_id"] for _ in range(5)]
+        quiet = (await run_flow(http, tags=["quiet"]))["data"]["job_id"]
+        await http.post(
+            f"/api/v2/solutions/deployed/{solution_id}/run", json={"input_dir": INPUT, "job_id": "s"}
+        )
+        listed = (await http.get("/api/v2/solutions/deployed/jobs")).json()["jobs"]
+    kinds = [fake.jobs[job_id].progress_shape.kind for job_id in [*flows, quiet]]
+    assert kinds == ["linear", "steps", "late", "none", "linear", "none"]
+    assert fake.jobs["s"].progress_shape.kind == "steps"
+    assert "curProgress" in listed[0]
+    fake.progress = "none"
+    assert fake.progress == ProgressShape.NONE
+    assert fake.progress_for is not None
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        lambda: ProgressShape.coerce("spiral"),
+        lambda: ProgressShape.in_steps(0),
+        lambda: ProgressShape.late_jump(0),
+    ],
+)
+def test_bad_progress_shapes_are_value_errors(bad: Any) -> None:
+    """An unknown shape name, zero steps or a jump at 0 is refused when the shape is made."""
+    with pytest.raises(ValueError, match="progress shape"):
+        bad()
+    with pytest.raises(ValueError):
+        FakeInstabase(progress="spiral")

@@ -107,6 +107,15 @@ def test_help_says_it_binds_loopback() -> None:
     assert "execute" in text
 
 
+def test_command_line_takes_a_progress_shape() -> None:
+    """`--progress` takes the fake's shapes and "mixed", and refuses anything else."""
+    parser = build_parser()
+    assert parser.parse_args(["--progress", "mixed"]).progress == "mixed"
+    assert parser.parse_args([]).progress == "linear"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--progress", "spiral"])
+
+
 def test_command_line_serves_until_terminated() -> None:
     """`python -m instabase_async.testing --port 0` prints its URL, answers, and stops on SIGTERM."""
     command = [

@@ -33,8 +33,9 @@ or from a shell, ``python -m instabase_async.testing --port 8080 [--token T] [--
 Python code from the fake's file store, so it binds 127.0.0.1 unless told otherwise.
 
 Construction: ``FakeInstabase(*, token="fake-token", username="fakeuser", job_polls=2,
-job_seconds=None, outcome=Outcome.OK, outcome_for=None, seed=None, page_size=100,
-path_prefix="", log_requests=True, max_logged_requests=None, max_logged_body=65536)``.
+job_seconds=None, outcome=Outcome.OK, outcome_for=None, progress="linear", progress_for=None,
+seed=None, page_size=100, path_prefix="", log_requests=True, max_logged_requests=None,
+max_logged_body=65536)``.
 
 Jobs (flow and solution runs, deploys, solution deletes, file deletions, copies and extractions):
 
@@ -50,6 +51,12 @@ Jobs (flow and solution runs, deploys, solution deletes, file deletions, copies 
   names as strings. Set the default (``outcome=``), queue them (``fake.set_next_outcomes([...],
   kind="flow")``), or decide per job (``outcome_for=lambda job: ...``); ``fake.finish_job(job_id,
   outcome=None)`` ends one now.
+- Progress (``curProgress`` in the v1 status and the solution-jobs listing), so that tests can
+  pin adaptive polling: ``progress="linear"`` (the share of the duration gone by), ``"steps"``
+  (in quarters; ``ProgressShape.in_steps(n)``), ``"late"`` (0 until 90% of the run, then a jump;
+  ``ProgressShape.late_jump(at)``), ``"none"`` (no ``curProgress`` key at all), or ``"mixed"``
+  (each new job takes the next of those four in turn); ``progress_for=lambda job: ...`` decides
+  per job. With ``job_seconds`` the share follows the clock, else the polls.
 - ``fake.jobs`` / ``fake.get_job(job_id)`` (:class:`FakeJob`), ``fake.jobs_running()``, and
   ``fake.max_running_jobs``, the most jobs running at once (``reset_max_running_jobs()``).
 - A successful flow or solution run writes ``<name>.json`` per file found in its input folder
@@ -99,7 +106,7 @@ Authentication: every request needs ``Authorization: Bearer <fake.token>``; othe
 
 from ._app import FakeInstabase
 from ._faults import ROUTE_NAMES, ConnectionDropped, Fault, Faults, RequestLog, RequestRecord
-from ._jobs import FakeJob, JobKind, Outcome, OutcomeKind
+from ._jobs import FakeJob, JobKind, Outcome, OutcomeKind, ProgressShape, ProgressShapeKind
 from ._state import FakeEndpoint, FakeSolution
 
 __all__ = [
@@ -114,6 +121,8 @@ __all__ = [
     "JobKind",
     "Outcome",
     "OutcomeKind",
+    "ProgressShape",
+    "ProgressShapeKind",
     "RequestLog",
     "RequestRecord",
 ]

@@ -64,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["OK", "ERROR", "CANCELLED", "STOPPED_AT_CHECKPOINT"],
         help="how jobs end (default OK)",
     )
+    parser.add_argument(
+        "--progress",
+        default="linear",
+        choices=["linear", "steps", "late", "none", "mixed"],
+        help="how running jobs report curProgress (default linear; mixed: each shape in turn)",
+    )
     parser.add_argument("--seed", type=int, default=None, help="seed for ids, durations and fault draws")
     parser.add_argument("--page-size", type=int, default=100, help="nodes per folder-listing page")
     parser.add_argument("--path-prefix", default="", help="serve the APIs under this prefix, e.g. /ib")
@@ -83,6 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         job_polls=args.job_polls,
         job_seconds=args.job_seconds,
         outcome=Outcome.coerce(args.outcome),
+        progress=args.progress,
         seed=args.seed,
         page_size=args.page_size,
         path_prefix=args.path_prefix,

@@ -17,7 +17,17 @@ import anyio
 
 from ._asgi import ApiError, ClientGone, Receive, Reply, Request, Scope, Send, V1Error, json_reply, send_reply
 from ._faults import ConnectionDropped, Fault, Faults, RequestLog, RequestRecord
-from ._jobs import FakeJob, JobKind, Outcome, OutcomeRule, check_seconds
+from ._jobs import (
+    FakeJob,
+    JobKind,
+    Outcome,
+    OutcomeRule,
+    ProgressRule,
+    ProgressSetting,
+    ProgressShape,
+    check_seconds,
+    coerce_progress,
+)
 from ._routes import Route, resolve
 from ._state import FakeEndpoint, FakeSolution, State
 from ._store import FileNode, FolderNode, StoreConflict, split_path
@@ -45,6 +55,11 @@ class FakeInstabase:
             drawn uniformly from a ``(low, high)`` range with the seeded RNG.
         outcome: how jobs end by default (an :class:`Outcome` or ``"OK"``, ``"ERROR"``, ...).
         outcome_for: ``outcome_for(job) -> Outcome | str | None`` picks each new job's outcome.
+        progress: how running jobs report ``curProgress`` (v1 status and the solution-jobs
+            listing): a :class:`ProgressShape` or ``"linear"`` (default), ``"steps"``, ``"late"``
+            (0 until a late jump), ``"none"`` (no ``curProgress`` at all), or ``"mixed"`` (each
+            new job takes the next of those four in turn).
+        progress_for: ``progress_for(job) -> ProgressShape | str | None`` picks each new job's shape.
         seed: seeds the RNG behind ids, durations and fault fractions.
         page_size: nodes per page of a folder listing.
         path_prefix: serve the APIs under this prefix (``"/ib"``), as an on-premises install may.
@@ -61,6 +76,8 @@ class FakeInstabase:
         job_seconds: float | tuple[float, float] | None = None,
         outcome: Outcome | str = Outcome.OK,
         outcome_for: OutcomeRule | None = None,
+        progress: ProgressShape | str = ProgressShape.LINEAR,
+        progress_for: ProgressRule | None = None,
         seed: int | None = None,
         page_size: int = 100,
         path_prefix: str = "",
@@ -75,6 +92,8 @@ class FakeInstabase:
             job_seconds=job_seconds,
             outcome=outcome,
             outcome_for=outcome_for,
+            progress=progress,
+            progress_for=progress_for,
             seed=seed,
             page_size=page_size,
             path_prefix=path_prefix,
@@ -136,6 +155,25 @@ class FakeInstabase:
     @outcome_for.setter
     def outcome_for(self, rule: OutcomeRule | None) -> None:
         self._state.jobs.outcome_for = rule
+
+    @property
+    def progress(self) -> ProgressSetting:
+        """How new jobs report progress: a :class:`ProgressShape` or ``"mixed"`` (settable, also
+        with ``"linear"``, ``"steps"``, ``"late"``, ``"none"``)."""
+        return self._state.jobs.progress
+
+    @progress.setter
+    def progress(self, value: ProgressShape | str) -> None:
+        self._state.jobs.progress = coerce_progress(value)
+
+    @property
+    def progress_for(self) -> ProgressRule | None:
+        """``progress_for(job)``, consulted for each new job before :attr:`progress` (settable)."""
+        return self._state.jobs.progress_for
+
+    @progress_for.setter
+    def progress_for(self, rule: ProgressRule | None) -> None:
+        self._state.jobs.progress_for = rule
 
     # -- serving ----------------------------------------------------------------------------
 

@@ -17,6 +17,8 @@ with thousands of live jobs.
 from __future__ import annotations
 
 import heapq
+import itertools
+import math
 import random
 import threading
 import time
@@ -35,7 +37,12 @@ __all__ = [
     "Outcome",
     "OutcomeKind",
     "OutcomeRule",
+    "ProgressRule",
+    "ProgressSetting",
+    "ProgressShape",
+    "ProgressShapeKind",
     "check_seconds",
+    "coerce_progress",
 ]
 
 #: How a job ends: ``OK``, ``ERROR`` (with a message), ``CANCELLED``, or ``STOPPED_AT_CHECKPOINT``
@@ -95,6 +102,83 @@ Outcome.STOPPED_AT_CHECKPOINT = Outcome("STOPPED_AT_CHECKPOINT")
 
 #: ``outcome_for(job)``: decides the outcome of each new job; ``None`` keeps the default.
 OutcomeRule = Callable[["FakeJob"], "Outcome | str | None"]
+
+#: How a running job reports ``curProgress``: ``linear`` (the share of its duration gone by),
+#: ``steps`` (that share rounded down to a few equal steps), ``late`` (0 until a late jump), or
+#: ``none`` (no ``curProgress`` at all, as some Instabase jobs report).
+ProgressShapeKind = Literal["linear", "steps", "late", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressShape:
+    """How a fake job reports progress while it runs. Use the constants, :meth:`in_steps`,
+    :meth:`late_jump`, or the plain strings of :data:`ProgressShapeKind`.
+
+    ``ProgressShape.LINEAR`` (the default): ``curProgress`` is the share of the job's duration
+    (seconds or polls) gone by. ``ProgressShape.in_steps(4)``: that share rounded down to quarters.
+    ``ProgressShape.late_jump(0.9)``: 0 until 90% of the duration, then the share.
+    ``ProgressShape.NONE``: no ``curProgress`` key at all. A completed job reports 1 (except ``NONE``).
+    """
+
+    kind: ProgressShapeKind = "linear"
+    steps: int = 4
+    jump_at: float = 0.9
+
+    LINEAR: ClassVar[ProgressShape]
+    STEPS: ClassVar[ProgressShape]
+    LATE: ClassVar[ProgressShape]
+    NONE: ClassVar[ProgressShape]
+
+    def __post_init__(self) -> None:
+        if self.kind not in get_args(ProgressShapeKind):
+            expected = get_args(ProgressShapeKind)
+            raise ValueError(f"unknown progress shape {self.kind!r}; expected one of {expected}")
+        if self.steps < 1 or not 0 < self.jump_at <= 1:
+            raise ValueError("a progress shape needs steps >= 1 and 0 < jump_at <= 1")
+
+    @classmethod
+    def in_steps(cls, steps: int = 4) -> ProgressShape:
+        """Progress that moves in ``steps`` equal jumps."""
+        return cls("steps", steps=steps)
+
+    @classmethod
+    def late_jump(cls, at: float = 0.9) -> ProgressShape:
+        """Progress that stays 0 until the share ``at`` of the duration, then jumps."""
+        return cls("late", jump_at=at)
+
+    @classmethod
+    def coerce(cls, value: ProgressShape | str) -> ProgressShape:
+        """Accept a :class:`ProgressShape` or one of ``"linear"``, ``"steps"``, ``"late"``, ``"none"``."""
+        return value if isinstance(value, ProgressShape) else cls(value)  # type: ignore[arg-type]
+
+    def report(self, share: float) -> float | None:
+        """The ``curProgress`` to report when ``share`` (0..1) of the duration has gone by."""
+        if self.kind == "none":
+            return None
+        if self.kind == "steps" and share < 1:
+            share = math.floor(share * self.steps) / self.steps
+        elif self.kind == "late" and share < self.jump_at:
+            share = 0.0
+        return round(share, 4)
+
+
+ProgressShape.LINEAR = ProgressShape("linear")
+ProgressShape.STEPS = ProgressShape("steps")
+ProgressShape.LATE = ProgressShape("late")
+ProgressShape.NONE = ProgressShape("none")
+#: Every shape in turn, for the setting ``progress="mixed"``.
+_MIXED = (ProgressShape.LINEAR, ProgressShape.STEPS, ProgressShape.LATE, ProgressShape.NONE)
+#: A fake's progress setting: one shape for every job, or ``"mixed"`` (each shape in turn).
+ProgressSetting = ProgressShape | Literal["mixed"]
+
+
+def coerce_progress(value: ProgressShape | str) -> ProgressSetting:
+    """A progress setting from a shape, its name, or ``"mixed"``."""
+    return "mixed" if value == "mixed" else ProgressShape.coerce(value)
+
+
+#: ``progress_for(job)``: decides the progress shape of each new job; ``None`` keeps the default.
+ProgressRule = Callable[["FakeJob"], "ProgressShape | str | None"]
 Effect = Callable[["FakeJob"], None]
 
 
@@ -119,6 +203,7 @@ class FakeJob:
     output_folder: str | None = None
     solution_id: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    progress_shape: ProgressShape = ProgressShape.LINEAR
     created_at: float = field(default_factory=time.time)
     started_monotonic: float = field(default_factory=time.monotonic)
     status: JobStatusName = "RUNNING"
@@ -142,8 +227,8 @@ class FakeJob:
         return self.status == "RUNNING"
 
     def reported_progress(self) -> float | None:
-        """The ``curProgress`` to report (0..1, rounded), or ``None`` to report none."""
-        return round(self.progress, 4)
+        """The ``curProgress`` to report (0..1, rounded, in the job's shape), or ``None`` for none."""
+        return self.progress_shape.report(self.progress)
 
     def deadline(self) -> float | None:
         """The monotonic time it ends at, for a job timed in seconds (or with ``max_seconds``)."""
@@ -169,6 +254,8 @@ class JobTable:
         outcome: Outcome | str,
         outcome_for: OutcomeRule | None,
         rng: random.Random,
+        progress: ProgressShape | str = ProgressShape.LINEAR,
+        progress_for: ProgressRule | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if polls < 0:
@@ -179,6 +266,9 @@ class JobTable:
         self.seconds = seconds
         self.outcome = Outcome.coerce(outcome)
         self.outcome_for = outcome_for
+        self.progress = coerce_progress(progress)
+        self.progress_for = progress_for
+        self._mixed = itertools.cycle(_MIXED)
         self._rng = rng
         self._clock = clock
         self.jobs: dict[str, FakeJob] = {}
@@ -205,6 +295,13 @@ class JobTable:
             if chosen is not None:
                 return Outcome.coerce(chosen)
         return self.outcome
+
+    def _planned_shape(self, job: FakeJob) -> ProgressShape:
+        if self.progress_for is not None:
+            chosen = self.progress_for(job)
+            if chosen is not None:
+                return ProgressShape.coerce(chosen)
+        return next(self._mixed) if self.progress == "mixed" else self.progress
 
     def _draw_seconds(self, seconds: float | tuple[float, float] | None) -> float | None:
         if seconds is None or isinstance(seconds, int | float):
@@ -247,6 +344,7 @@ class JobTable:
             )
             job.started_monotonic = self._clock()
             job.outcome = self._planned_outcome(job)
+            job.progress_shape = self._planned_shape(job)
             self.jobs[job.job_id] = job
             self._live.add(job.job_id)
             self._schedule(job)

@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._jobs import JobTable, Outcome, OutcomeRule
+from ._jobs import JobTable, Outcome, OutcomeRule, ProgressRule, ProgressShape
 from ._store import BlobWriter, FileNode, FileStore, split_path
 
 __all__ = ["FakeEndpoint", "FakeSolution", "State"]
@@ -97,6 +97,8 @@ class State:
         job_seconds: float | tuple[float, float] | None,
         outcome: Outcome | str,
         outcome_for: OutcomeRule | None,
+        progress: ProgressShape | str,
+        progress_for: ProgressRule | None,
         seed: int | None,
         page_size: int,
         path_prefix: str,
@@ -119,6 +121,8 @@ class State:
             seconds=job_seconds,
             outcome=outcome,
             outcome_for=outcome_for,
+            progress=progress,
+            progress_for=progress_for,
             rng=self.rng,
         )
         self.solutions: dict[str, FakeSolution] = {}
