@@ -1,0 +1,411 @@
+"""The commands: each takes the `Session` and returns its exit status.
+
+Every command goes through the public API only; results are reported through the session's
+`Display` (one line, or one JSON object, per outcome) and end with a one-line summary.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from instabase_async import (
+    AsyncInstabase,
+    FileInfo,
+    FlowRunRequest,
+    Job,
+    JobOutcome,
+    JobStatus,
+    ResponseValidationError,
+    RunOutcome,
+    TransferOutcome,
+    WaitTimeoutError,
+)
+from instabase_async.testing import FakeInstabase
+
+from ._display import RunBoard, human_bytes
+from ._parse import UsageError
+from ._session import EXIT_FAILED, EXIT_OK, Session, Submissions, describe
+
+__all__ = ["COMMANDS"]
+
+
+def _remote(path: str) -> str:
+    """A remote path as the user typed it, without leading or trailing slashes."""
+    cleaned = path.strip().strip("/")
+    if not cleaned:
+        raise UsageError(f"not a remote path: {path!r}")
+    return cleaned
+
+
+def _exit(failed: int) -> int:
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+# --------------------------------------------------------------------------- transfers
+
+
+def _local_files(root: Path, remote_dir: str) -> list[tuple[Path, str, int]]:
+    """Every regular file under `root` (symlinked folders not followed), sorted, with its remote
+    path (`remote_dir/<relative posix path>`) and size."""
+    found: list[tuple[Path, str, int]] = []
+    for folder, _dirs, names in os.walk(root):
+        for name in names:
+            path = Path(folder, name)
+            try:
+                info = path.stat()
+            except OSError:
+                continue  # a dangling symlink, or gone since the listing
+            if stat.S_ISREG(info.st_mode):
+                found.append((path, f"{remote_dir}/{path.relative_to(root).as_posix()}", info.st_size))
+    found.sort(key=lambda item: item[1])
+    return found
+
+
+def _report_transfers(s: Session, verb: str, outcomes: Sequence[TransferOutcome], started: float) -> int:
+    failed = 0
+    for outcome in outcomes:
+        record: dict[str, Any] = {
+            "source": outcome.source,
+            "target": outcome.target,
+            "bytes": outcome.bytes,
+            "ok": outcome.ok,
+        }
+        if outcome.ok:
+            line = f"{verb}  {outcome.source} -> {outcome.target}  ({human_bytes(outcome.bytes)})"
+        else:
+            failed += 1
+            record["error"] = describe(outcome.error)
+            line = f"FAILED    {outcome.source}: {record['error']}"
+        s.display.outcome(record, line, ok=outcome.ok)
+    moved = sum(outcome.bytes for outcome in outcomes)
+    seconds = time.monotonic() - started
+    done = len(outcomes) - failed
+    if failed:
+        s.display.summary(
+            f"{verb} {done} of {len(outcomes)} files ({human_bytes(moved)}); {failed} failed", ok=False
+        )
+    else:
+        s.display.summary(f"{verb} {done} files ({human_bytes(moved)}) in {seconds:.1f} s", ok=True)
+    return _exit(failed)
+
+
+async def upload(s: Session) -> int:
+    """LOCAL_DIR/a/b.pdf -> REMOTE_DIR/a/b.pdf, `--concurrency` files at once."""
+    args = s.args
+    root = Path(args.local_dir)
+    if not await anyio.Path(root).is_dir():
+        raise UsageError(f"LOCAL_DIR is not a folder: {args.local_dir}")
+    remote_dir = _remote(args.remote_dir)
+    found = await anyio.to_thread.run_sync(_local_files, root, remote_dir)
+    if not found:
+        s.display.summary(f"nothing to upload: no files under {args.local_dir}", ok=True)
+        return EXIT_OK
+    started = time.monotonic()
+    async with s.client() as ib:
+        with s.display.transfer("uploading", len(found), sum(size for *_, size in found)) as board:
+            s.counts = board.counts
+            outcomes = await ib.files.upload_many(
+                [(path, remote) for path, remote, _ in found],
+                concurrency=args.concurrency,
+                progress=board.update,
+            )
+    return _report_transfers(s, "uploaded", outcomes, started)
+
+
+def _child_name(entry: FileInfo) -> str:
+    """The last segment of a listed path, refused if it could escape the local folder."""
+    name = entry.path.rstrip("/").rsplit("/", 1)[-1]
+    if name in ("", ".", "..") or "\\" in name or "\x00" in name:
+        raise ResponseValidationError(f"refusing a listing entry that is not a plain name: {entry.path!r}")
+    return name
+
+
+async def _remote_files(ib: AsyncInstabase, folder: str) -> list[tuple[str, Path, int]]:
+    """Every file under a remote folder, recursively: (remote path, relative local path, size)."""
+    found: list[tuple[str, Path, int]] = []
+    pending = [(folder, Path())]
+    while pending:
+        remote, relative = pending.pop()
+        async for entry in ib.files.list(remote):
+            child = f"{remote}/{_child_name(entry)}"
+            if entry.is_dir:
+                pending.append((child, relative / _child_name(entry)))
+            else:
+                found.append((child, relative / _child_name(entry), entry.size or 0))
+    found.sort()
+    return found
+
+
+async def download(s: Session) -> int:
+    """A file, or a folder recursively: REMOTE_PATH/a/b.pdf -> LOCAL_PATH/a/b.pdf."""
+    args = s.args
+    remote = _remote(args.remote_path)
+    local = Path(args.local_path)
+    local_is_dir = await anyio.Path(local).is_dir()
+    started = time.monotonic()
+    async with s.client() as ib:
+        info = await ib.files.stat(remote)
+        if info.is_dir:
+            if not local_is_dir and await anyio.Path(local).exists():
+                raise UsageError(f"LOCAL_PATH is a file, and {remote} is a folder: {args.local_path}")
+            listed = await _remote_files(ib, remote)
+            items = [(path, local / relative) for path, relative, _ in listed]
+            total = sum(size for *_, size in listed)
+        else:
+            target = local / remote.rsplit("/", 1)[-1] if local_is_dir else local
+            items, total = [(remote, target)], info.size or 0
+        if not items:
+            s.display.summary(f"nothing to download: {remote} is an empty folder", ok=True)
+            return EXIT_OK
+        with s.display.transfer("downloading", len(items), total or None) as board:
+            s.counts = board.counts
+            outcomes = await ib.files.download_many(
+                items, concurrency=args.concurrency, progress=board.update
+            )
+    return _report_transfers(s, "downloaded", outcomes, started)
+
+
+# --------------------------------------------------------------------------- runs and waits
+
+
+def _job_report(
+    s: Session,
+    board: RunBoard,
+    record: dict[str, Any],
+    label: str,
+    job: Job | None,
+    status: JobStatus | None,
+    error: BaseException | None,
+) -> bool:
+    """Report one finished run or wait: a line (or JSON object) and the board's counts."""
+    ok = error is None and status is not None and status.succeeded
+    record.update(
+        ok=ok,
+        job_id=job.job_id if job is not None else None,
+        state=status.state.value if status is not None else None,
+        output_folder=status.output_folder if status is not None else None,
+    )
+    if ok:
+        where = f"  -> {status.output_folder}" if status is not None and status.output_folder else ""
+        line = f"ok      {label}{where}"
+    else:
+        record["error"] = describe(error, status)
+        line = f"FAILED  {label}: {record['error']}"
+    board.add_outcome(ok)
+    s.display.outcome(record, line, ok=ok)
+    return ok
+
+
+def _run_summary(s: Session, board: RunBoard, noun: str) -> int:
+    ok = board.done - board.failed
+    if board.failed:
+        s.display.summary(f"{board.done} {noun}: {ok} succeeded, {board.failed} failed", ok=False)
+    else:
+        s.display.summary(f"{board.done} {noun}: all {ok} succeeded", ok=True)
+    return _exit(board.failed)
+
+
+async def _inputs(ib: AsyncInstabase, given: Iterable[str], parents: Iterable[str]) -> list[str]:
+    """The input folders: those given, then the subfolders of each `--each-subfolder-of` (sorted);
+    each once."""
+    inputs = [_remote(path) for path in given]
+    for parent in parents:
+        folder = _remote(parent)
+        inputs.extend(sorted([f"{folder}/{_child_name(e)}" async for e in ib.files.list(folder) if e.is_dir]))
+    unique = list(dict.fromkeys(inputs))
+    if not unique:
+        raise UsageError("no input folders: give INPUT_DIR... or --each-subfolder-of PATH (with subfolders)")
+    return unique
+
+
+Starter = Callable[[AsyncInstabase, RunBoard, list[str]], Awaitable[None]]
+
+
+async def _submitting(s: Session, start: Starter) -> int:
+    """Common frame of `run` and `solutions run`: the counting transport, the board, Ctrl-C."""
+    board_ref: list[RunBoard] = []
+    transport = Submissions(lambda: board_ref[0].add_submitted() if board_ref else None)
+    async with s.client(transport=transport) as ib:
+        inputs = await _inputs(ib, s.args.input_dirs, s.args.each_subfolder_of)
+        with s.display.runs("running", len(inputs)) as board:
+            board_ref.append(board)
+            s.drain, s.counts = transport.drain, board.counts
+            await start(ib, board, inputs)
+    return _run_summary(s, board, "runs")
+
+
+async def run_flows(s: Session) -> int:
+    """FLOW_PATH over every input folder, at most --max-running at once."""
+    args = s.args
+    flow = _remote(args.flow_path)
+
+    async def start(ib: AsyncInstabase, board: RunBoard, inputs: list[str]) -> None:
+        requests = [FlowRunRequest(flow, input_dir) for input_dir in inputs]
+
+        def on_outcome(outcome: RunOutcome) -> None:
+            input_dir = outcome.request.input_dir
+            record = {"flow_path": flow, "input_dir": input_dir}
+            _job_report(s, board, record, input_dir, outcome.job, outcome.status, outcome.error)
+
+        await ib.flows.run_many(
+            requests, max_running=args.max_running, timeout=args.timeout, poll=s.poll(), on_outcome=on_outcome
+        )
+
+    return await _submitting(s, start)
+
+
+async def run_solutions(s: Session) -> int:
+    """SOLUTION_ID over every input folder, at most --max-running at once."""
+    args = s.args
+    solution_id = args.solution_id
+    slots = anyio.Semaphore(args.max_running)
+
+    async def start(ib: AsyncInstabase, board: RunBoard, inputs: list[str]) -> None:
+        async def one(input_dir: str) -> None:
+            record = {"solution_id": solution_id, "input_dir": input_dir}
+            job: Job | None = None
+            status: JobStatus | None = None
+            error: BaseException | None = None
+            async with slots:
+                try:
+                    job = await ib.solutions.run(solution_id, input_dir=input_dir)
+                    status = await job.wait(timeout=args.timeout, poll=s.poll(), raise_on_failure=False)
+                except Exception as exc:  # a failed submission or wait is this run's outcome
+                    error = exc
+            _job_report(s, board, record, input_dir, job, status, error)
+
+        async with anyio.create_task_group() as tg:
+            for input_dir in inputs:
+                tg.start_soon(one, input_dir)
+
+    return await _submitting(s, start)
+
+
+def _job_from(ib: AsyncInstabase, text: str, job_type: str) -> Job:
+    if text.lstrip().startswith("{"):
+        try:
+            return ib.jobs.from_token(text)
+        except ValueError as exc:
+            raise UsageError(f"not a job token: {exc}") from None
+    return ib.jobs.from_id(text, type=job_type)
+
+
+async def wait(s: Session) -> int:
+    """Wait on job ids or tokens; each job's outcome as it ends."""
+    args = s.args
+    async with s.client() as ib:
+        jobs = [_job_from(ib, text, args.type) for text in args.jobs]
+        with s.display.runs("waiting", len(jobs)) as board:
+            s.counts = board.counts
+            board.add_submitted(len(jobs))
+            async with ib.jobs.waiter(timeout=args.timeout, poll=s.poll()) as waiter:
+                for job in jobs:
+                    waiter.add(job)
+                outcome: JobOutcome
+                async for outcome in waiter:
+                    _job_report(s, board, {}, outcome.job.job_id, outcome.job, outcome.status, outcome.error)
+    return _run_summary(s, board, "jobs")
+
+
+# --------------------------------------------------------------------------- one-off commands
+
+
+async def ls(s: Session) -> int:
+    """One line (or JSON object) per entry of a remote folder."""
+    folder = _remote(s.args.remote_dir)
+    async with s.client() as ib:
+        async for entry in ib.files.list(folder):
+            name = entry.path.rstrip("/").rsplit("/", 1)[-1] + ("/" if entry.is_dir else "")
+            size = "-" if entry.size is None else str(entry.size)
+            modified = entry.modified.strftime("%Y-%m-%d %H:%M") if entry.modified else "-"
+            record = {
+                "path": entry.path,
+                "is_dir": entry.is_dir,
+                "size": entry.size,
+                "modified": entry.modified.isoformat() if entry.modified else None,
+            }
+            s.display.outcome(record, f"{size:>12}  {modified:16}  {name}", ok=True, always=True)
+    return EXIT_OK
+
+
+async def _one_job(s: Session, record: dict[str, Any], job: Job) -> JobStatus | None:
+    with s.display.runs("waiting", 1) as board:
+        board.add_submitted()
+        error: BaseException | None = None
+        status: JobStatus | None = None
+        try:
+            status = await job.wait(timeout=s.args.timeout, poll=s.poll(), raise_on_failure=False)
+        except WaitTimeoutError as exc:
+            error = exc
+        ok = error is None and status is not None and status.succeeded
+        record.update(ok=ok, job_id=job.job_id, state=status.state.value if status is not None else None)
+        if not ok:
+            record["error"] = describe(error, status)
+        board.add_outcome(ok)
+    return status if ok else None
+
+
+async def rm(s: Session) -> int:
+    """Delete a remote file or folder and wait for the deletion job."""
+    path = _remote(s.args.remote_path)
+    async with s.client() as ib:
+        record: dict[str, Any] = {"path": path}
+        status = await _one_job(s, record, await ib.files.delete(path))
+    line = f"removed {path}" if status else f"FAILED  {path}: {record['error']}"
+    s.display.outcome(record, line, ok=status is not None, always=True)
+    return _exit(status is None)
+
+
+async def deploy(s: Session) -> int:
+    """Deploy an .ibsolution; print the deployed solution's id."""
+    path = _remote(s.args.solution_path)
+    async with s.client() as ib:
+        record: dict[str, Any] = {"solution_path": path}
+        status = await _one_job(s, record, await ib.solutions.deploy(path))
+    ids = [
+        r["deployed_solution_id"] for r in (status.results if status else ()) if "deployed_solution_id" in r
+    ]
+    record["deployed_solution_id"] = ids[0] if ids else None
+    line = (
+        f"deployed {path}: solution {record['deployed_solution_id']}"
+        if status
+        else f"FAILED  {path}: {record['error']}"
+    )
+    s.display.outcome(record, line, ok=status is not None, always=True)
+    return _exit(status is None)
+
+
+async def fake(s: Session) -> int:
+    """Serve the fake Instabase on 127.0.0.1 until Ctrl-C."""
+    server = FakeInstabase(job_seconds=s.args.job_seconds)
+    try:
+        async with server.serve(port=s.args.port) as url:
+            s.display.outcome({"url": url, "token": server.token}, url, ok=True, always=True)
+            s.display.note(
+                f"fake Instabase at {url}: export INSTABASE_URL={url} "
+                f"INSTABASE_TOKEN={server.token} (Ctrl-C stops it)"
+            )
+            await anyio.sleep_forever()
+    finally:
+        server.close()
+    return EXIT_OK  # pragma: no cover - only Ctrl-C ends it
+
+
+COMMANDS: dict[str, Callable[[Session], Awaitable[int]]] = {
+    "upload": upload,
+    "download": download,
+    "run": run_flows,
+    "solutions run": run_solutions,
+    "wait": wait,
+    "ls": ls,
+    "rm": rm,
+    "deploy": deploy,
+    "fake": fake,
+}

@@ -1,0 +1,283 @@
+"""The command line's grammar: every command, its options, its help and examples (argparse)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+__all__ = ["PROG", "UsageError", "build_parser", "parse"]
+
+PROG = "instabase-async"
+
+_ENVIRONMENT = """\
+The instance and token come from INSTABASE_URL and INSTABASE_TOKEN, or from --url and
+--token-file FILE. A token is never taken on the command line (it would land in your shell
+history) and is never printed. --url, --token-file and --json may come before or after the
+command name.
+
+Exit status: 0 everything succeeded, 1 something failed (the summary says what), 2 usage
+error, 130 interrupted (Ctrl-C).
+"""
+
+_EXAMPLES = {
+    "upload": """\
+LOCAL_DIR/a/b.pdf is stored at REMOTE_DIR/a/b.pdf. Example:
+
+  instabase-async upload ./invoices "me/repo/fs/Instabase Drive/invoices" --concurrency 16
+""",
+    "download": """\
+A folder is downloaded recursively: REMOTE_PATH/a/b.pdf lands at LOCAL_PATH/a/b.pdf.
+A file is written to LOCAL_PATH (or inside it, when LOCAL_PATH is a folder). Example:
+
+  instabase-async download "me/repo/fs/Instabase Drive/out" ./out
+""",
+    "run": """\
+Runs the flow once per input folder, at most --max-running at once on the server. Examples:
+
+  # three input folders:
+  instabase-async run "me/repo/fs/Instabase Drive/flow/invoice.ibflow" \\
+      "me/repo/fs/Instabase Drive/in/jan" "me/repo/fs/Instabase Drive/in/feb" \\
+      "me/repo/fs/Instabase Drive/in/mar"
+
+  # every folder under a path: each subfolder of .../in is one input
+  instabase-async run "me/repo/fs/Instabase Drive/flow/invoice.ibflow" \\
+      --each-subfolder-of "me/repo/fs/Instabase Drive/in" --max-running 16
+""",
+    "solutions run": """\
+Runs a deployed solution once per input folder, at most --max-running at once. Example:
+
+  instabase-async solutions run 0b8615d8-3666-4b77-af66-eba1913f61fd \\
+      --each-subfolder-of "me/repo/fs/Instabase Drive/in" --max-running 8
+""",
+    "wait": """\
+Waits on jobs until each ends. A job token (the JSON of Job.to_token()) carries its own type.
+Example:
+
+  instabase-async wait 894a5fbc-7d8a-4374-aff5-d2481587a689 --timeout 600
+""",
+    "ls": """\
+Example:
+
+  instabase-async ls "me/repo/fs/Instabase Drive/in"
+""",
+    "rm": """\
+Deletes a file or folder and waits for the deletion to finish. Example:
+
+  instabase-async rm "me/repo/fs/Instabase Drive/old"
+""",
+    "deploy": """\
+Deploys an .ibsolution and prints the deployed solution's id. Example:
+
+  instabase-async deploy "me/repo/fs/Instabase Drive/app.ibsolution"
+""",
+    "fake": """\
+Serves an in-memory fake Instabase on 127.0.0.1 until Ctrl-C (needs the testing extra). HTTP
+endpoint handlers run Python code from its file store, so it never listens beyond loopback.
+Example:
+
+  instabase-async fake --port 8080 &
+  INSTABASE_URL=http://127.0.0.1:8080 INSTABASE_TOKEN=fake-token instabase-async ls me
+""",
+}
+
+
+class UsageError(Exception):
+    """A usage error: printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with errors as one line and no prefix matching (so `--token X` is never read as
+    `--token-file X` and echoed back)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(**kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+class _RefuseToken(argparse.Action):
+    """`--token`: refused without echoing its value anywhere."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        raise UsageError(
+            "a token is never taken on the command line: set INSTABASE_TOKEN or pass --token-file FILE"
+        )
+
+
+def _common(suppress: bool) -> _Parser:
+    """The options every command takes. On the subcommands their default is SUPPRESS, so a
+    value given before the command name is not overwritten by the subcommand's default."""
+    default = argparse.SUPPRESS if suppress else None
+    common = _Parser(add_help=False)
+    group = common.add_argument_group("connection and output")
+    group.add_argument("--url", default=default, help="the instance's root URL (default: $INSTABASE_URL)")
+    group.add_argument(
+        "--token-file",
+        default=default,
+        metavar="FILE",
+        help="read the token from FILE (default: $INSTABASE_TOKEN)",
+    )
+    group.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="print one JSON object per outcome, for scripts",
+    )
+    group.add_argument("--token", nargs="?", action=_RefuseToken, help=argparse.SUPPRESS)
+    return common
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number 0-65535, got {text!r}")
+    return value
+
+
+def _command(
+    subparsers: Any, name: str, help_text: str, parents: list[_Parser], key: str | None = None
+) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        name, help=help_text, description=help_text, epilog=_EXAMPLES[key or name], parents=parents
+    )
+    parser.set_defaults(command=key or name)
+    return parser
+
+
+def _run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "input_dirs",
+        nargs="*",
+        metavar="INPUT_DIR",
+        help="an input folder on Instabase; give as many as you like",
+    )
+    parser.add_argument(
+        "--each-subfolder-of",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="also run once per subfolder of this remote folder (repeatable)",
+    )
+    parser.add_argument(
+        "--max-running",
+        type=_count,
+        default=8,
+        metavar="N",
+        help="runs alive on the server at once (default 8)",
+    )
+    parser.add_argument(
+        "--timeout", type=_seconds, metavar="S", help="give up waiting on a run after S seconds"
+    )
+    _poll_option(parser)
+
+
+def _poll_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--poll-interval",
+        type=_seconds,
+        metavar="S",
+        help="poll each job every S seconds (default: from 1 s, growing to 10 s)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line."""
+    parents = [_common(suppress=True)]
+    parser = _Parser(
+        prog=PROG,
+        description="Move files in and out of Instabase and run flows over many folders, with live progress.",
+        epilog=_ENVIRONMENT,
+        parents=[_common(suppress=False)],
+    )
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
+
+    upload = _command(sub, "upload", "upload a local folder, mirrored under a remote folder", parents)
+    upload.add_argument("local_dir", metavar="LOCAL_DIR")
+    upload.add_argument("remote_dir", metavar="REMOTE_DIR")
+    upload.add_argument(
+        "--concurrency", type=_count, default=8, metavar="N", help="files at once (default 8)"
+    )
+
+    download = _command(sub, "download", "download a file, or a folder recursively", parents)
+    download.add_argument("remote_path", metavar="REMOTE_PATH")
+    download.add_argument("local_path", metavar="LOCAL_PATH")
+    download.add_argument(
+        "--concurrency", type=_count, default=8, metavar="N", help="files at once (default 8)"
+    )
+
+    run = _command(sub, "run", "run a flow over many input folders", parents)
+    run.add_argument("flow_path", metavar="FLOW_PATH", help="the .ibflow on Instabase")
+    _run_options(run)
+
+    solutions = sub.add_parser("solutions", help="deployed solutions: run", parents=parents)
+    solutions_sub = solutions.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
+    solutions_run = _command(
+        solutions_sub, "run", "run a deployed solution over many input folders", parents, "solutions run"
+    )
+    solutions_run.add_argument("solution_id", metavar="SOLUTION_ID")
+    _run_options(solutions_run)
+
+    wait = _command(sub, "wait", "wait on jobs by id or job token", parents)
+    wait.add_argument("jobs", nargs="+", metavar="JOB_ID_OR_TOKEN")
+    wait.add_argument(
+        "--type", default="flow", help="the job type of plain ids: flow, async, ... (default flow)"
+    )
+    wait.add_argument("--timeout", type=_seconds, metavar="S", help="give up on a job after S seconds")
+    _poll_option(wait)
+
+    ls = _command(sub, "ls", "list a remote folder", parents)
+    ls.add_argument("remote_dir", metavar="REMOTE_DIR")
+
+    rm = _command(sub, "rm", "delete a remote file or folder", parents)
+    rm.add_argument("remote_path", metavar="REMOTE_PATH")
+    rm.add_argument("--timeout", type=_seconds, metavar="S", help="give up waiting after S seconds")
+    _poll_option(rm)
+
+    deploy = _command(sub, "deploy", "deploy a solution (.ibsolution)", parents)
+    deploy.add_argument("solution_path", metavar="SOLUTION_PATH")
+    deploy.add_argument("--timeout", type=_seconds, metavar="S", help="give up waiting after S seconds")
+    _poll_option(deploy)
+
+    fake = _command(sub, "fake", "serve the fake Instabase on 127.0.0.1 (for trying things out)", parents)
+    fake.add_argument("--port", type=_port, default=0, help="port to listen on (default: any free port)")
+    fake.add_argument(
+        "--job-seconds", type=_seconds, metavar="S", help="jobs run this long (default: until their 3rd poll)"
+    )
+    return parser
+
+
+def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The parsed command line; `UsageError` for anything wrong with it."""
+    parser = build_parser()
+    args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
+    if getattr(args, "command", None) is None:
+        raise UsageError(f"name a command (see {PROG} --help)")
+    return args

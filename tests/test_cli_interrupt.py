@@ -1,0 +1,69 @@
+"""Ctrl-C (SIGINT) on the command line: stop starting new work, let submissions already sent get
+their answers, exit 130."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from instabase_async.testing import FakeInstabase
+
+from .cli_support import DRIVE, SCRIPT, check_output, cli_env, serving, start
+
+FLOW = f"{DRIVE}/flow/invoice.ibflow"
+
+pytestmark = pytest.mark.skipif(not SCRIPT.exists(), reason="the console script is not installed")
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[FakeInstabase, str]]:
+    """A served fake whose runs take a minute (nothing ends by itself during a test)."""
+    with serving(inputs=6, job_seconds=60) as served:
+        yield served
+
+
+def _wait_for(condition: Callable[[], object], seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting for the command"
+        time.sleep(0.05)
+
+
+def test_sigint_mid_run_lets_sent_submissions_answer_and_exits_130(served: tuple[FakeInstabase, str]) -> None:
+    """SIGINT while run submissions are in the air: those already sent get their answers (the
+    summary counts them as submitted), nothing new is sent, and the exit status is 130."""
+    fake, url = served
+    fake.faults.add("flow.run", delay=1.5)  # each submission's answer takes 1.5 s
+    proc = start(
+        ["run", FLOW, "--each-subfolder-of", f"{DRIVE}/in", "--max-running", "2", "--poll-interval", "0.1"],
+        cli_env(url),
+    )
+    # The listing of the inputs is logged once answered; the submissions follow at once and
+    # stay in the air for 1.5 s.
+    _wait_for(lambda: fake.requests.filter("files.list") or proc.poll() is not None)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    result = check_output(proc.returncode, out, err)
+    assert result.code == 130, result.err
+    sent = len(fake.requests.filter("flow.run"))
+    assert sent <= 2  # nothing started after Ctrl-C: at most the first --max-running
+    assert len(fake.jobs) == sent
+    assert f"interrupted: submitted {sent} · running {sent} · done 0 · failed 0" in result.out
+
+
+def test_second_sigint_stops_at_once(served: tuple[FakeInstabase, str]) -> None:
+    """A second SIGINT does not wait for answers still in the air; the exit status is 130."""
+    fake, url = served
+    fake.faults.add("flow.run", delay=30)
+    proc = start(["run", FLOW, f"{DRIVE}/in/batch-0", "--poll-interval", "0.1"], cli_env(url))
+    time.sleep(1.0)  # started, and its one submission sent (answered only after 30 s)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=20)  # well before the answer would come
+    result = check_output(proc.returncode, out, err)
+    assert result.code == 130
