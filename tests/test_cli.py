@@ -11,10 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from cli_support import DRIVE, SCRIPT, TOKEN, Result, check_output, cli_env, run, serving
 
 from instabase_async.testing import FakeInstabase, Outcome
-
-from .cli_support import DRIVE, SCRIPT, TOKEN, Result, check_output, cli_env, run, serving
 
 FLOW = f"{DRIVE}/flow/invoice.ibflow"
 FAST = ["--poll-interval", "0.05"]

@@ -8,10 +8,9 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
+from cli_support import DRIVE, SCRIPT, check_output, cli_env, serving, start
 
 from instabase_async.testing import FakeInstabase
-
-from .cli_support import DRIVE, SCRIPT, check_output, cli_env, serving, start
 
 FLOW = f"{DRIVE}/flow/invoice.ibflow"
 

@@ -12,10 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cli_support import DRIVE, SCRIPT, TOKEN, cli_env, serving
 
 from instabase_async.testing import FakeInstabase
-
-from .cli_support import DRIVE, SCRIPT, TOKEN, cli_env, serving
 
 pytestmark = [
     pytest.mark.skipif(not SCRIPT.exists(), reason="the console script is not installed"),
