@@ -25,7 +25,7 @@ from ._models import JobState, JobStatus, PollPolicy
 if TYPE_CHECKING:
     from ._client import AsyncInstabase
 
-__all__ = ["Job", "parse_v1_status", "parse_v2_status"]
+__all__ = ["Job", "Pacer", "estimate_end", "parse_v1_status", "parse_v2_status"]
 
 _TOKEN_VERSION: Final = 1
 _STATUS_PATH: Final = "/api/v1/jobs/status"
@@ -129,6 +129,121 @@ def parse_v2_status(body: Any, job_id: str) -> JobStatus:
         message=message if isinstance(message, str) and message else None,
         raw=body,
     )
+
+
+# --------------------------------------------------------------------------- adaptive polling
+
+# Thresholds of a usable estimate. Servers round progress (to 0.001 and coarser), so two
+# observations must be a little apart in time and in progress before their rate means anything.
+_MIN_SPAN: Final = 0.1  # seconds
+_MIN_MOVE: Final = 0.005  # progress
+# Two estimates of one end (from the anchor, and from the previous observation) agree when they
+# are this close: a share of the time left, plus a little for rounding.
+_AGREE_SHARE: Final = 0.25
+_AGREE_SECONDS: Final = 0.25
+# An aimed poll goes this long after the estimated end: a little, plus a share of the time to it,
+# so a slightly optimistic estimate still lands after the end.
+_AIM_SECONDS: Final = 0.1
+_AIM_SHARE: Final = 0.05
+# Aimed polls that found the job still running before the pacer gives up on estimates for it.
+_MAX_MISSES: Final = 2
+
+_ANCHORED: Final = 0  # (t0, p0) anchors the rate; (t1, p1) is the previous observation
+_UNANCHORED: Final = 1  # no progress seen yet (or it vanished)
+_OFF: Final = 2  # the estimates kept missing: the plain schedule for the rest of the wait
+
+
+def estimate_end(t0: float, p0: float, now: float, progress: float) -> float | None:
+    """When a job ends if it keeps the pace it had from `p0` at `t0` to `progress` at `now`;
+    None when those two observations cannot tell (too close, no move, or progress 0 or 1)."""
+    moved = progress - p0
+    span = now - t0
+    if not 0.0 < progress < 1.0 or moved < _MIN_MOVE or span < _MIN_SPAN:
+        return None
+    return now + (1.0 - progress) * span / moved
+
+
+class Pacer:
+    """When to poll one job next: the plain `PollPolicy` schedule, or with `adaptive` just
+    after the end its progress points to.
+
+    An estimate is usable only when progress is there, strictly between 0 and 1, and has moved
+    since the previous poll (not stuck) and since the anchor. When the pace since the anchor and
+    the pace since the previous poll disagree (a step, a jump), the later of their two ends is
+    aimed at and the anchor moves to the previous poll, so the next estimate measures the new
+    pace. Without a usable estimate, and for good once two aimed polls found the job still
+    running, the plain schedule applies. An aimed delay is never above `maximum`, so a wrong
+    estimate costs at most one maximum interval.
+
+    The first observation may be measured from `origin` (when the waiting began, progress 0):
+    right for a job started just before it was waited on, and corrected by the next poll for
+    one that was already running. Seven slots, no containers: a waiter holds one per job.
+    """
+
+    __slots__ = ("_aimed", "_misses", "_mode", "_p0", "_p1", "_t0", "_t1")
+
+    def __init__(self, origin: float) -> None:
+        self._t0 = self._t1 = origin
+        self._p0 = self._p1 = 0.0
+        self._mode = _ANCHORED
+        self._misses = 0
+        self._aimed = False
+
+    def next_delay(
+        self,
+        policy: PollPolicy,
+        polls_done: int,
+        now: float,
+        progress: float | None,
+        *,
+        hint: float | None = None,
+        remaining: float = math.inf,
+    ) -> float:
+        """The delay before the next poll of a job that is not final after `polls_done` polls,
+        the last at `now` showing `progress`; stretched to a `Retry-After` `hint`, clamped to
+        what is `remaining` of the wait."""
+        delay = policy.delay(polls_done)
+        if policy.adaptive:
+            end = self.observe(now, progress)
+            if end is not None:
+                aim = (end - now) * (1.0 + _AIM_SHARE) + _AIM_SECONDS
+                self._aimed = aim < policy.maximum  # a capped poll is not aimed: it cannot miss
+                delay = min(aim, policy.maximum)
+        if hint is not None and hint > delay:
+            delay = hint
+        return max(0.0, min(delay, remaining))
+
+    def observe(self, now: float, progress: float | None) -> float | None:
+        """Take one observation of a job that is not final; the estimated end time when usable."""
+        if self._aimed:
+            self._aimed = False
+            self._misses += 1
+            if self._misses >= _MAX_MISSES:
+                self._mode = _OFF
+        mode = self._mode
+        if mode == _OFF:
+            return None
+        if progress is None:
+            self._mode = _UNANCHORED
+            return None
+        t1, p1 = self._t1, self._p1
+        self._t1, self._p1 = now, progress
+        if mode == _UNANCHORED or progress < p1:
+            # First progress seen, or it went backwards (a new phase): measure from here.
+            self._t0, self._p0, self._mode = now, progress, _ANCHORED
+            return None
+        end = estimate_end(self._t0, self._p0, now, progress)
+        if t1 <= self._t0:
+            return end  # the anchor is the previous observation: one estimate, nothing to compare
+        recent = estimate_end(t1, p1, now, progress)
+        if end is None or recent is None:
+            return None  # stuck since the previous poll, or too little to go on
+        if abs(end - recent) <= _AGREE_SECONDS + _AGREE_SHARE * (min(end, recent) - now):
+            return end
+        # The pace changed (a step, a jump): measure the new one from the previous poll, and aim
+        # at the later of the two ends, so a wrong guess costs a little time rather than a poll.
+        self._t0, self._p0 = t1, p1
+        return max(end, recent)
 
 
 class Job:

@@ -79,16 +79,20 @@ class RetryPolicy:
 
 @attrs.frozen
 class PollPolicy:
-    """How often a job is polled: `initial * multiplier**n`, capped at `maximum`, +/- `jitter`.
+    """How often a job is polled: `initial * multiplier**n`, +/- `jitter`, capped at `maximum`.
 
     Delays are clamped to what is left of a wait's timeout; a `Retry-After` from the server
-    stretches the next one. `initial=0` makes tests instant.
+    stretches the next one. `initial=0` makes tests instant. With `adaptive=True` (the default),
+    a job whose progress gives an estimate of its end is polled just after that estimate instead,
+    never more than `maximum` after the previous poll; without a usable estimate the plain
+    schedule applies.
     """
 
     initial: float = attrs.field(default=1.0, validator=_non_negative)
     maximum: float = attrs.field(default=10.0, validator=_non_negative)
     multiplier: float = attrs.field(default=1.5)
     jitter: float = attrs.field(default=0.2)
+    adaptive: bool = attrs.field(default=True, kw_only=True)
 
     @multiplier.validator
     def _check_multiplier(self, _attribute: attrs.Attribute[float], value: float) -> None:
@@ -100,16 +104,21 @@ class PollPolicy:
         if not 0 <= value < 1:
             raise ValueError(f"jitter must be in [0, 1), got {value!r}")
 
+    @adaptive.validator
+    def _check_adaptive(self, _attribute: attrs.Attribute[bool], value: bool) -> None:
+        if not isinstance(value, bool):
+            raise TypeError(f"adaptive must be a bool, not {type(value).__name__}")
+
     @classmethod
-    def fixed(cls, seconds: float, *, jitter: float = 0.0) -> PollPolicy:
-        """Poll every `seconds`, optionally jittered."""
-        return cls(initial=seconds, maximum=seconds, multiplier=1.0, jitter=jitter)
+    def fixed(cls, seconds: float, *, jitter: float = 0.0, adaptive: bool = True) -> PollPolicy:
+        """Poll every `seconds`, optionally jittered; adaptive polls only come earlier than that."""
+        return cls(initial=seconds, maximum=seconds, multiplier=1.0, jitter=jitter, adaptive=adaptive)
 
     def delay(self, polls_done: int) -> float:
-        """The delay after the `polls_done`-th poll (1 for the first)."""
+        """The plain delay after the `polls_done`-th poll (1 for the first), never above `maximum`."""
         base = min(self.maximum, self.initial * self.multiplier ** min(polls_done - 1, 64))
         if self.jitter:
-            base *= 1 + random.uniform(-self.jitter, self.jitter)
+            base = min(self.maximum, base * (1 + random.uniform(-self.jitter, self.jitter)))
         return base
 
 
