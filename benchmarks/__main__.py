@@ -22,7 +22,14 @@ from typing import Any
 
 from ._common import ROOT, bench_server, median, run_child
 
-PARTS = ("overhead", "bulk", "scale", "transfer", "profile")
+PARTS = (
+    "overhead",
+    "bulk",
+    "scale",
+    "solutions",
+    "transfer",
+    "profile",
+)
 EXTRA_PARTS = ("experiments",)  # only when asked for with --part
 GIB = 1 << 30
 
@@ -43,34 +50,40 @@ def part_bulk(url: str, quick: bool) -> dict[str, Any]:
     n, low, high = (100, 0.5, 1.5) if quick else (2000, 2.0, 12.0)
     common = {"n": n, "low": low, "high": high, "seed": 1, "time_limit": 60 if quick else 100}
     timeout = 60 if quick else 120
-    out = {
+    return {
         "waiter": run_child("bulk:waiter", url, {"prefix": "waiter", **common}, timeout),
         "hand_loop": run_child("bulk:hand_loop", url, {"prefix": "hand", **common}, timeout),
+        # The same waiter on the plain schedule: what adaptive polling saves.
+        "waiter_plain": run_child(
+            "bulk:waiter", url, {"prefix": "plain", "adaptive": False, **common}, timeout
+        ),
     }
-    if not quick:
-        # The same cadence as the hand loop: what the waiter's machinery costs per request.
-        fixed = {"prefix": "fixed", "poll": [1.0, 1.0, 1.0, 0.0], **common}
-        out["waiter_fixed_1s"] = run_child("bulk:waiter", url, fixed, timeout)
-    return out
 
 
 def part_scale(url: str, quick: bool) -> dict[str, Any]:
-    n = 500 if quick else 10000
-    limit = 20 if quick else 60
+    n = 2000 if quick else 100_000
+    limit = 20 if quick else 150
+    low, high = (2.0, 10.0) if quick else (30.0, 90.0)
     return {
+        "run": run_child(
+            "bulk:scale_run",
+            url,
+            {"prefix": "scale", "n": n, "low": low, "high": high, "time_limit": 60 if quick else 400},
+            90 if quick else 460,
+        ),
         "tracemalloc": run_child(
             "bulk:scale_memory",
             url,
             {"prefix": "mem", "n": n, "settle_limit": limit, "trace": True},
-            limit + 40,
-        ),
-        "rss": run_child(
-            "bulk:scale_memory",
-            url,
-            {"prefix": "rss", "n": n, "settle_limit": limit, "trace": False},
-            limit + 40,
+            limit + 60,
         ),
     }
+
+
+def part_solutions(url: str, quick: bool) -> dict[str, Any]:
+    n, low, high = (100, 0.5, 1.5) if quick else (1000, 2.0, 12.0)
+    args = {"prefix": "sol", "n": n, "low": low, "high": high, "time_limit": 60 if quick else 100}
+    return {"runs": run_child("bulk:solution_runs", url, args, 90 if quick else 130)}
 
 
 def part_transfer(url: str, quick: bool) -> dict[str, Any]:
@@ -146,6 +159,7 @@ RUNNERS: dict[str, Callable[[str, bool], dict[str, Any]]] = {
     "overhead": part_overhead,
     "bulk": part_bulk,
     "scale": part_scale,
+    "solutions": part_solutions,
     "transfer": part_transfer,
     "profile": part_profile,
     "experiments": part_experiments,
@@ -211,13 +225,14 @@ def summarize(parts: dict[str, Any]) -> list[dict[str, Any]]:
                 r2 is not None and r2 <= 1.3,
                 "us",
             )
+            r3 = _ratio(lib, cpu("raw-aiohttp"))
             row(
                 f"status CPU/call @{conc}, aiohttp: lib vs raw aiohttp (floor)",
                 lib,
                 cpu("raw-aiohttp"),
-                _ratio(lib, cpu("raw-aiohttp")),
-                "report",
-                None,
+                r3,
+                "<= 2",
+                r3 is not None and r3 <= 2,
                 "us",
             )
             row(
@@ -230,13 +245,14 @@ def summarize(parts: dict[str, Any]) -> list[dict[str, Any]]:
                 "us",
             )
             lib_h = cpu("library/httpx")
+            r4 = _ratio(lib_h, cpu("raw-httpx/httpx"))
             row(
                 f"status CPU/call @{conc}, httpx: lib vs raw httpx",
                 lib_h,
                 cpu("raw-httpx/httpx"),
-                _ratio(lib_h, cpu("raw-httpx/httpx")),
-                "report",
-                None,
+                r4,
+                "<= 1.3",
+                r4 is not None and r4 <= 1.3,
                 "us",
             )
             row(
@@ -248,108 +264,9 @@ def summarize(parts: dict[str, Any]) -> list[dict[str, Any]]:
                 None,
                 "us",
             )
-    bulk = parts.get("bulk")
-    if bulk and "cpu_ms_per_job" in bulk.get("waiter", {}) and "cpu_ms_per_job" in bulk.get("hand_loop", {}):
-        w, h, f = bulk["waiter"], bulk["hand_loop"], bulk.get("waiter_fixed_1s", {})
-        r = _ratio(w["cpu_ms_per_job"], h["cpu_ms_per_job"])
-        row(
-            f"bulk {w['jobs']} jobs: client CPU/job, waiter (default poll) vs hand loop",
-            w["cpu_ms_per_job"],
-            h["cpu_ms_per_job"],
-            r,
-            "<= 0.5",
-            r is not None and r <= 0.5,
-            "ms",
-        )
-        row(
-            "bulk: status requests/job, waiter vs hand loop",
-            w["requests_per_job"],
-            h["requests_per_job"],
-            _ratio(w["requests_per_job"], h["requests_per_job"]),
-            "report",
-            None,
-            "req",
-        )
-        row(
-            "bulk: client CPU/status request, waiter vs hand loop",
-            w["cpu_us_per_request"],
-            h["cpu_us_per_request"],
-            _ratio(w["cpu_us_per_request"], h["cpu_us_per_request"]),
-            "report",
-            None,
-            "us",
-        )
-        limit = w["poll"][1]
-        row(
-            "bulk: lateness p50, waiter vs hand loop",
-            w["late_p50_s"],
-            h["late_p50_s"],
-            None,
-            "report",
-            None,
-            "s",
-        )
-        row(
-            f"bulk: lateness p99, waiter (max poll interval {limit:g} s) vs hand loop",
-            w["late_p99_s"],
-            h["late_p99_s"],
-            None,
-            f"<= {limit:g} s",
-            w["late_p99_s"] <= limit,
-            "s",
-        )
-        if "cpu_ms_per_job" in f:
-            r = _ratio(f["cpu_ms_per_job"], h["cpu_ms_per_job"])
-            row(
-                "bulk: client CPU/job, waiter polling every 1 s vs hand loop",
-                f["cpu_ms_per_job"],
-                h["cpu_ms_per_job"],
-                r,
-                "report",
-                None,
-                "ms",
-            )
-            row(
-                "bulk: lateness p99, waiter polling every 1 s vs hand loop",
-                f["late_p99_s"],
-                h["late_p99_s"],
-                None,
-                "<= 1 s",
-                f["late_p99_s"] <= 1.0,
-                "s",
-            )
-    scale = parts.get("scale")
-    if scale:
-        t, r_ = scale.get("tracemalloc", {}), scale.get("rss", {})
-        if "bytes_per_job_steady" in t:
-            row(
-                f"scale {t['jobs']} jobs in one waiter: bytes/job (tracemalloc, steady)",
-                t["bytes_per_job_steady"],
-                None,
-                None,
-                "<= 3000",
-                t["bytes_per_job_steady"] <= 3000,
-                "B",
-            )
-            row(
-                "scale: bytes/job (tracemalloc, peak)",
-                t["bytes_per_job_peak"],
-                None,
-                None,
-                "report",
-                None,
-                "B",
-            )
-        if "rss_bytes_per_job" in r_:
-            row(
-                f"scale {r_['jobs']} jobs: RSS growth/job",
-                r_["rss_bytes_per_job"],
-                None,
-                None,
-                "<= 3000",
-                r_["rss_bytes_per_job"] <= 3000,
-                "B",
-            )
+    _bulk_rows(row, parts.get("bulk"))
+    _scale_rows(row, parts.get("scale"), over)
+    _solution_rows(row, parts.get("solutions"))
     transfer = parts.get("transfer")
     if transfer:
         size = transfer["size"]
@@ -456,6 +373,159 @@ def summarize(parts: dict[str, Any]) -> list[dict[str, Any]]:
                     "us",
                 )
     return rows
+
+
+Row = Callable[[str, Any, Any, "float | None", str, "bool | None", str], None]
+
+
+def _at_most(value: float | None, limit: float) -> bool | None:
+    return None if value is None else value <= limit
+
+
+def _bulk_rows(row: Row, bulk: dict[str, Any] | None) -> None:
+    """2,000 jobs of 2-12 s, progress in four shapes: the waiter against the careful hand loop."""
+    if not bulk or "cpu_ms_per_job" not in bulk.get("waiter", {}):
+        return
+    w, h, plain = bulk["waiter"], bulk.get("hand_loop", {}), bulk.get("waiter_plain", {})
+    req, p99 = w["requests_per_job"], w["late_p99_s"]
+    row(f"bulk {w['jobs']} jobs (4 shapes): status requests/job", req, None, None, "<= 4", req <= 4, "req")
+    row("bulk: lateness p99 overall", p99, None, None, "<= 6 s", p99 <= 6, "s")
+    linear = w["shapes"].get("linear")
+    if linear:
+        r, late = linear["requests_per_job"], linear["late_p99_s"]
+        row("bulk: linear progress, status requests/job", r, None, None, "<= 3", r <= 3, "req")
+        row("bulk: linear progress, lateness p99", late, None, None, "<= 1.5 s", late <= 1.5, "s")
+    if "cpu_ms_per_job" in h:
+        r = _ratio(w["cpu_ms_per_job"], h["cpu_ms_per_job"])
+        row(
+            "bulk: client CPU/job, waiter vs hand loop (1 s, Semaphore(64))",
+            w["cpu_ms_per_job"],
+            h["cpu_ms_per_job"],
+            r,
+            "<= 0.35",
+            _at_most(r, 0.35),
+            "ms",
+        )
+        row(
+            "bulk: client CPU/status request, waiter vs hand loop",
+            w["cpu_us_per_request"],
+            h["cpu_us_per_request"],
+            _ratio(w["cpu_us_per_request"], h["cpu_us_per_request"]),
+            "report",
+            None,
+            "us",
+        )
+    for shape, figures in w["shapes"].items():
+        base = plain.get("shapes", {}).get(shape, {})
+        row(
+            f"bulk: {shape}: requests/job, adaptive vs plain schedule",
+            figures["requests_per_job"],
+            base.get("requests_per_job"),
+            _ratio(figures["requests_per_job"], base.get("requests_per_job")),
+            "report",
+            None,
+            "req",
+        )
+        row(
+            f"bulk: {shape}: lateness p99, adaptive vs plain schedule",
+            figures["late_p99_s"],
+            base.get("late_p99_s"),
+            None,
+            "report",
+            None,
+            "s",
+        )
+    if "requests_per_job" in plain:
+        row(
+            "bulk: all shapes: requests/job, adaptive vs plain schedule",
+            req,
+            plain["requests_per_job"],
+            _ratio(req, plain["requests_per_job"]),
+            "report",
+            None,
+            "req",
+        )
+
+
+def _scale_rows(row: Row, scale: dict[str, Any] | None, over: dict[str, Any] | None) -> None:
+    """100,000 jobs in one waiter: memory, CPU and wall time, requests per CPU-second, lateness."""
+    if not scale:
+        return
+    run, mem = scale.get("run", {}), scale.get("tracemalloc", {})
+    if "bytes_per_job_steady" in mem:
+        b = mem["bytes_per_job_steady"]
+        row(
+            f"scale {mem['jobs']} jobs: bytes/job (tracemalloc, each polled)",
+            b,
+            None,
+            None,
+            "<= 1500",
+            b <= 1500,
+            "B",
+        )
+        row(
+            "scale: bytes/job (tracemalloc, peak)", mem["bytes_per_job_peak"], None, None, "report", None, "B"
+        )
+    if "cpu_s" not in run:
+        return
+    n = run["jobs"]
+    row(
+        f"scale {n} jobs to their end: RSS growth/job (peak)",
+        run["rss_growth_bytes_per_job"],
+        None,
+        None,
+        "report",
+        None,
+        "B",
+    )
+    row("scale: client CPU time", run["cpu_s"], None, None, "report", None, "s")
+    row("scale: wall time", run["wall_s"], None, None, "report", None, "s")
+    floor = (over or {}).get("raw-aiohttp@32", {}).get("cpu_us")
+    rate = run["requests_per_cpu_s"]
+    row(
+        "scale: status requests per client CPU-second (baseline: raw aiohttp @32)",
+        rate,
+        1e6 / floor if floor else None,
+        _ratio(rate, 1e6 / floor) if floor else None,
+        ">= 3000",
+        rate is not None and rate >= 3000,
+        "req/s",
+    )
+    once = run["duplicates"] == 0 and run["missing"] == 0
+    row(
+        "scale: jobs reported more than once or never",
+        run["duplicates"] + run["missing"],
+        None,
+        None,
+        "0",
+        once,
+        "jobs",
+    )
+    late = run["late_max_s"]
+    row("scale: latest report after a job's end (max)", late, None, None, "<= 60 s", _at_most(late, 60), "s")
+    row("scale: status requests/job", run["requests_per_job"], None, None, "report", None, "req")
+
+
+def _solution_rows(row: Row, solutions: dict[str, Any] | None) -> None:
+    """Deployed-solution runs polled through the multi-job listing."""
+    runs = (solutions or {}).get("runs", {})
+    if "cpu_s" not in runs:
+        return
+    per_round = runs["listing_requests_per_job_per_round"]
+    row(
+        f"solutions {runs['jobs']} runs: listing requests/job/polling round",
+        per_round,
+        None,
+        None,
+        "<= 0.1",
+        _at_most(per_round, 0.1),
+        "req",
+    )
+    v1 = runs["v1_status_per_job"]
+    row("solutions: v1 status requests/job", v1, None, None, "<= 1", v1 <= 1, "req")
+    row("solutions: listing rounds/job", runs["listing_rounds_per_job"], None, None, "report", None, "rounds")
+    row("solutions: lateness p99", runs["late_p99_s"], None, None, "report", None, "s")
+    row("solutions: client CPU/job", runs["cpu_ms_per_job"], None, None, "report", None, "ms")
 
 
 def _fmt(value: Any) -> str:

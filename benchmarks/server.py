@@ -6,11 +6,20 @@ Only what the benchmarks touch, answered in the real wire shapes:
   is always DONE (a fixed body, for per-call overhead); a job made by `POST /bench/jobs` is
   PENDING (with a `cur_status` JSON string carrying `RUNNING` and the progress) until its end
   time, then DONE with `results` and `cur_status.finish_timestamp` = its end (unix seconds).
+  The progress follows the job's shape (f = the share of its duration gone by):
+  `linear` f (rounded to 0.001, as servers round it), `steps` f in quarters (0, .25, .5, .75),
+  `late` 0 until f = 0.8 and then f (a late jump), `none` no `curProgress` at all.
+- `GET /api/v2/solutions/deployed/jobs?job_id=..&job_id=..&limit=&offset=`: the multi-job listing
+  of deployed-solution runs, in its documented shape (`state` RUNNING or COMPLETE, times in epoch
+  nanoseconds as strings); each listed job counts one listing appearance.
+- `POST /api/v2/solutions/deployed/<id>/run` `{"job_id": ...}`: a run under a caller-chosen id
+  made before by `POST /bench/jobs` (or a new 5 s job).
 - `POST /api/v1/flow/run_flow_async`: starts one job lasting `X-Bench-Duration` seconds (default 5).
-- `POST /bench/jobs` `{"prefix", "n", "min", "max", "seed"}`: makes n jobs with durations drawn
-  uniformly in [min, max] from a seeded generator; answers their ids.
-- `GET /bench/jobs?prefix=`: `{job_id: [end_time, status_requests_seen]}` for those jobs;
-  with `summary=1`, `{jobs, unpolled, polls}`.
+- `POST /bench/jobs` `{"prefix", "n", "min", "max", "seed", "shapes"}`: makes n jobs with
+  durations drawn uniformly in [min, max] from a seeded generator, job i with the shape
+  `shapes[i % len(shapes)]` (default `["linear"]`); answers their ids.
+- `GET /bench/jobs?prefix=`: `{job_id: [end_time, status_requests_seen, shape, listing_appearances]}`
+  for those jobs; with `summary=1`, `{jobs, unpolled, polls, listed, listing_requests}`.
 - `PUT /api/v2/files/<path>`: the body is read as it arrives and discarded, only counted (204).
 - `GET /api/v2/files/gen/<size>/<name>`: `size` bytes generated from a 1 MiB pattern, streamed.
 - `GET /api/v2/files/<path>` of a file PUT before: that many bytes of the pattern.
@@ -40,6 +49,21 @@ PATTERN = bytes(range(256)) * (PATTERN_SIZE // 256)
 FILES_PREFIX = "/api/v2/files/"
 
 _JSON = [(b"content-type", b"application/json")]
+SHAPES = ("linear", "steps", "late", "none")
+SOLUTIONS_ROOT = "/api/v2/solutions/deployed/"
+# The fields of a job record (a list, to keep 100,000 of them small).
+START, END, POLLS, SHAPE, LISTED = range(5)
+
+
+def progress_of(shape: int, fraction: float) -> float | None:
+    """The progress a job of this shape reports once `fraction` of its duration has gone by."""
+    if shape == 0:
+        return round(fraction, 3)
+    if shape == 1:
+        return int(fraction * 4) / 4
+    if shape == 2:
+        return 0.0 if fraction < 0.8 else round(fraction, 3)
+    return None
 
 
 def _static_done(job_id: str) -> bytes:
@@ -65,8 +89,9 @@ class BenchApp:
     """The ASGI application; all state lives in this one process."""
 
     def __init__(self) -> None:
-        # job_id -> [start, end, status requests seen]
+        # job_id -> [start, end, status requests seen, shape, listing appearances]
         self.jobs: dict[str, list[float]] = {}
+        self.listing_requests = 0
         self.files: dict[str, int] = {}
         self.bytes_in = 0
         self.requests = 0
@@ -97,6 +122,10 @@ class BenchApp:
                 await self._get(name, send)
             else:
                 await _reply(send, 405, b'{"message": "method not allowed"}')
+        elif path == SOLUTIONS_ROOT + "jobs" and method == "GET":
+            await self._listing(scope, send)
+        elif path.startswith(SOLUTIONS_ROOT) and path.endswith("/run") and method == "POST":
+            await self._run_solution(receive, send)
         elif path == "/api/v1/flow/run_flow_async" and method == "POST":
             await self._run_flow(scope, receive, send)
         elif path == "/bench/jobs" and method == "POST":
@@ -104,16 +133,27 @@ class BenchApp:
         elif path == "/bench/jobs" and method == "GET":
             query = dict(parse_qsl(scope["query_string"].decode()))
             prefix = query.get("prefix", "")
-            table = {k: [v[1], v[2]] for k, v in self.jobs.items() if k.startswith(prefix)}
+            table = {
+                k: [v[END], v[POLLS], SHAPES[int(v[SHAPE])], v[LISTED]]
+                for k, v in self.jobs.items()
+                if k.startswith(prefix)
+            }
             if query.get("summary"):
                 polls = [int(v[1]) for v in table.values()]
-                summary = {"jobs": len(polls), "unpolled": polls.count(0), "polls": sum(polls)}
+                summary = {
+                    "jobs": len(polls),
+                    "unpolled": polls.count(0),
+                    "polls": sum(polls),
+                    "listed": sum(int(v[3]) for v in table.values()),
+                    "listing_requests": self.listing_requests,
+                }
                 await _reply(send, 200, json.dumps(summary).encode())
             else:
                 await _reply(send, 200, json.dumps(table).encode())
         elif path == "/bench/reset" and method == "POST":
             self.jobs.clear()
             self.files.clear()
+            self.listing_requests = 0
             await _reply(send, 200, b"{}")
         elif path == "/bench/stats":
             stats = {"bytes_in": self.bytes_in, "requests": self.requests, "jobs": len(self.jobs)}
@@ -138,15 +178,14 @@ class BenchApp:
             else:
                 await _reply(send, 200, b'{"status": "ERROR", "msg": "job not found"}')
             return
-        job[2] += 1
-        start, end = job[0], job[1]
+        job[POLLS] += 1
+        start, end = job[START], job[END]
         now = time.time()
         if now < end:
-            cur = {
-                "status": "RUNNING",
-                "curProgress": round((now - start) / (end - start), 3),
-                "finish_timestamp": None,
-            }
+            cur: dict[str, Any] = {"status": "RUNNING", "finish_timestamp": None}
+            progress = progress_of(int(job[SHAPE]), (now - start) / (end - start))
+            if progress is not None:
+                cur["curProgress"] = progress
             body: dict[str, Any] = {
                 "status": "OK",
                 "state": "PENDING",
@@ -174,13 +213,58 @@ class BenchApp:
         rng = random.Random(spec.get("seed", 0))
         prefix = str(spec["prefix"])
         low, high = float(spec["min"]), float(spec["max"])
+        shapes = [SHAPES.index(name) for name in spec.get("shapes", ["linear"])]
         now = time.time()
         ids = []
         for i in range(int(spec["n"])):
             job_id = f"{prefix}-{i}"
-            self.jobs[job_id] = [now, now + rng.uniform(low, high), 0]
+            self.jobs[job_id] = [now, now + rng.uniform(low, high), 0, shapes[i % len(shapes)], 0]
             ids.append(job_id)
         await _reply(send, 200, json.dumps({"job_ids": ids}).encode())
+
+    async def _listing(self, scope: Scope, send: Send) -> None:
+        """The documented multi-job listing, filtered by the repeated `job_id` parameters."""
+        self.listing_requests += 1
+        query = parse_qsl(scope["query_string"].decode())
+        wanted = [value for key, value in query if key == "job_id"]
+        params = dict(query)
+        limit, offset = int(params.get("limit", 20)), int(params.get("offset", 0))
+        now = time.time()
+        out = []
+        for job_id in wanted[offset : offset + limit]:
+            job = self.jobs.get(job_id)
+            if job is None:
+                continue
+            job[LISTED] += 1
+            start, end = job[START], job[END]
+            done = now >= end
+            out.append(
+                {
+                    "id": job_id,
+                    "accountId": "bench",
+                    "jobType": "FLOW",
+                    "startTimeNs": str(int(start * 1e9)),
+                    "modifiedTimeNs": str(int(min(now, end) * 1e9)),
+                    "completionTimeNs": str(int(end * 1e9)) if done else None,
+                    "state": "COMPLETE" if done else "RUNNING",
+                    "lastStartTimeNs": str(int(start * 1e9)),
+                    "timeTakenNs": str(int((min(now, end) - start) * 1e9)),
+                    "message": "Completed" if done else "Running",
+                    "deployedSolutionId": "bench-solution",
+                    "outputFolder": f"bench/out/{job_id}",
+                }
+            )
+        await _reply(send, 200, json.dumps({"jobs": out}).encode())
+
+    async def _run_solution(self, receive: Receive, send: Send) -> None:
+        body = json.loads(await _read_body(receive) or b"{}")
+        job_id = body.get("job_id")
+        if not isinstance(job_id, str) or job_id not in self.jobs:
+            self._seq += 1
+            job_id = job_id if isinstance(job_id, str) else f"run-{self._seq}"
+            now = time.time()
+            self.jobs[job_id] = [now, now + 5.0, 0, 0, 0]
+        await _reply(send, 200, json.dumps({"job_id": job_id}).encode())
 
     async def _run_flow(self, scope: Scope, receive: Receive, send: Send) -> None:
         await _read_body(receive)
@@ -189,7 +273,7 @@ class BenchApp:
         self._seq += 1
         job_id = f"flow-{self._seq}"
         now = time.time()
-        self.jobs[job_id] = [now, now + duration, 0]
+        self.jobs[job_id] = [now, now + duration, 0, 0, 0]
         body = {"status": "OK", "data": {"job_id": job_id, "output_folder": f"bench/out/{job_id}"}}
         await _reply(send, 200, json.dumps(body).encode())
 
