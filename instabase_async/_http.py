@@ -36,6 +36,10 @@ log = logging.getLogger("instabase_async")
 Params: TypeAlias = Mapping[str, str | int | float | bool | Sequence[str] | None]
 # A request body that can be produced again from the start: retries call the factory anew.
 BodyFactory: TypeAlias = Callable[[], AsyncIterable[bytes]]
+# A transport's small-GET seam: (url, headers, timeouts) -> (status, headers, body read whole).
+Fetch: TypeAlias = Callable[
+    [str, Mapping[str, str], Mapping[str, float | None]], Awaitable[tuple[int, Mapping[str, str], bytes]]
+]
 
 _IDEMPOTENT: Final = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _RETRY_STATUS: Final = frozenset({500, 502, 503, 504})
@@ -161,6 +165,11 @@ class HTTP:
         self.limiter = anyio.CapacityLimiter(max_connections)
         # When the server says "slow down", every request of this client waits until then.
         self._not_before = 0.0
+        # The fast path of `get_json`: the transport's `fetch`, when this client built the
+        # transport itself and it has one; with the headers and timeouts httpx would send.
+        self._fetch: Fetch | None = None
+        self._fetch_headers: dict[str, str] = {}
+        self._fetch_timeout: dict[str, float | None] = {}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -179,6 +188,11 @@ class HTTP:
             # httpx parses every response's headers into an email.Message for its cookie jar,
             # Set-Cookie or not: about 8% of a status call's CPU. Skip it when there is none.
             client._cookies = _SetCookieOnlyJar()
+        fetch = getattr(transport, "fetch", None)
+        if self._transport is None and callable(fetch):
+            self._fetch = fetch
+            self._fetch_headers = {**client.headers, **self._headers, "Authorization": self._auth}
+            self._fetch_timeout = client.timeout.as_dict()
         return client
 
     @property
@@ -379,24 +393,95 @@ class HTTP:
                     url=where,
                 ) from failure
 
-            status = response.status_code
             if log.isEnabledFor(logging.DEBUG):
-                self._log(request, status, started, attempt)
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                self._log(request, response.status_code, started, attempt)
             # A body that was already read cannot be replayed: not even a 429 is retried then.
-            replayable = one_shot is None or not one_shot.started
-            retryable = replayable and (status == 429 or (status in _RETRY_STATUS and method in _IDEMPOTENT))
-            too_long = retry_after is not None and retry_after > policy.max_retry_after
-            if retryable and not too_long and attempt < policy.max_attempts:
-                delay = retry_after if retry_after is not None else policy.backoff(attempt)
-                if status == 429:
-                    # One 429 slows every request of this client, not just this one.
-                    self._not_before = max(self._not_before, anyio.current_time() + delay)
-                    await self._respect_shared_backoff()
-                else:
-                    await anyio.sleep(delay)
-                continue
+            await self._retry_or_raise(response, attempt, one_shot is None or not one_shot.started)
+
+    async def _retry_or_raise(self, response: httpx.Response, attempt: int, replayable: bool) -> None:
+        """After an error status: wait before the next attempt, or raise the mapped error."""
+        policy = self.retry
+        status = response.status_code
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        method = response.request.method
+        retryable = replayable and (status == 429 or (status in _RETRY_STATUS and method in _IDEMPOTENT))
+        too_long = retry_after is not None and retry_after > policy.max_retry_after
+        if not retryable or too_long or attempt >= policy.max_attempts:
             raise self._error(response, retry_after)
+        delay = retry_after if retry_after is not None else policy.backoff(attempt)
+        if status == 429:
+            # One 429 slows every request of this client, not just this one.
+            self._not_before = max(self._not_before, anyio.current_time() + delay)
+            await self._respect_shared_backoff()
+        else:
+            await anyio.sleep(delay)
+
+    async def get_json(self, url: httpx.URL, *, v1: bool = False) -> tuple[Any, str | None]:
+        """GET a small JSON document (a job's status): its decoded body and `Retry-After` header.
+
+        On a transport this client built with a `fetch` seam (aiohttp), and while no cookie is
+        kept, the request skips httpx's client layer: the same headers, limiter, shared back-off,
+        retries, error mapping and v1 check as `send`, for about half the client CPU. Any answer
+        other than a plain 2xx (an error status, an encoded body, a cookie) becomes an
+        `httpx.Response` and is judged exactly as `send` judges it.
+        """
+        jar = self.client.cookies.jar  # built on first use, and with it `_fetch`
+        fetch = self._fetch
+        if fetch is None or jar:
+            response = await self.send("GET", url, v1=v1)
+            return decode_json(response), response.headers.get("Retry-After")
+        target = str(url)
+        attempt = 0
+        while True:
+            attempt += 1
+            await self._respect_shared_backoff()
+            started = time.perf_counter()
+            try:
+                async with self.limiter:
+                    status, headers, body = await fetch(target, self._fetch_headers, self._fetch_timeout)
+            except httpx.TransportError as failure:
+                # A GET may always be retried: it is idempotent and has no body to replay.
+                log.debug("GET %s failed on attempt %d: %s", _safe_url(url), attempt, type(failure).__name__)
+                if attempt < self.retry.max_attempts:
+                    await anyio.sleep(self.retry.backoff(attempt))
+                    continue
+                cls = APITimeoutError if isinstance(failure, httpx.TimeoutException) else APIConnectionError
+                raise cls(
+                    f"{type(failure).__name__}: {failure or 'the request could not be completed'}",
+                    method="GET",
+                    url=_safe_url(url),
+                ) from failure
+            if 200 <= status < 300 and "Content-Encoding" not in headers and "Set-Cookie" not in headers:
+                if log.isEnabledFor(logging.DEBUG):
+                    self._log(httpx.Request("GET", url), status, started, attempt)
+                if v1 and b"ERROR" in body:
+                    self.check_v1(self._response(url, status, headers, body))
+                try:
+                    return json.loads(body), headers.get("Retry-After")
+                except (ValueError, RecursionError):
+                    return decode_json(self._response(url, status, headers, body)), None
+            try:
+                response = self._response(url, status, headers, body)
+            except httpx.DecodingError as exc:
+                raise ResponseValidationError(
+                    f"GET {_safe_url(url)}: the body cannot be decoded: {exc}"
+                ) from exc
+            self.client.cookies.extract_cookies(response)
+            if log.isEnabledFor(logging.DEBUG):
+                self._log(response.request, status, started, attempt)
+            if status < 300:
+                if v1:
+                    self.check_v1(response)
+                return decode_json(response), response.headers.get("Retry-After")
+            await self._retry_or_raise(response, attempt, True)
+
+    @staticmethod
+    def _response(url: httpx.URL, status: int, headers: Mapping[str, str], body: bytes) -> httpx.Response:
+        """What httpx would have made of an answer `fetch` read, its body decoded (httpx raises
+        `DecodingError` here for a body that is not what its Content-Encoding says)."""
+        return httpx.Response(
+            status, headers=list(headers.items()), content=body, request=httpx.Request("GET", url)
+        )
 
     @staticmethod
     def _log(request: httpx.Request, status: int, started: float, attempt: int) -> None:

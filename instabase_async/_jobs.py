@@ -19,7 +19,7 @@ import anyio
 import httpx
 
 from ._errors import JobCancelledError, JobFailedError, ResponseValidationError, WaitTimeoutError
-from ._http import call_maybe_async, decode_json, parse_retry_after
+from ._http import call_maybe_async, parse_retry_after
 from ._models import JobState, JobStatus, PollPolicy
 
 if TYPE_CHECKING:
@@ -294,12 +294,11 @@ class Job:
         """One status request: the status, and the server's `Retry-After` hint if it gave one."""
         http = self._client._http
         if self.status_url is not None:
-            response = await http.send("GET", self._status_target())
-            status = parse_v2_status(decode_json(response), self.job_id)
+            body, hint = await http.get_json(self._status_target())
+            status = parse_v2_status(body, self.job_id)
         else:
-            response = await http.send("GET", self._status_target(), v1=True)
-            status = parse_v1_status(decode_json(response), self.job_id)
-        hint = response.headers.get("Retry-After")
+            body, hint = await http.get_json(self._status_target(), v1=True)
+            status = parse_v1_status(body, self.job_id)
         return status, parse_retry_after(hint) if hint is not None else None
 
     def _status_target(self) -> httpx.URL:
