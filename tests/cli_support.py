@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +74,12 @@ def start(args: list[str], env: Mapping[str, str], cwd: Path | None = None) -> s
         env=dict(env),
         cwd=cwd,
     )
+
+
+def run_all(cases: list[tuple[list[str], Mapping[str, str]]]) -> list[Result]:
+    """Several runs side by side (each start is mostly import time); results in order."""
+    with ThreadPoolExecutor(4) as pool:
+        return list(pool.map(lambda case: run(*case), cases))
 
 
 def run(args: list[str], env: Mapping[str, str], cwd: Path | None = None, timeout: float = 60) -> Result:

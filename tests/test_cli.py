@@ -7,12 +7,13 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import anyio
 import pytest
-from cli_support import DRIVE, SCRIPT, TOKEN, Result, check_output, cli_env, run, serving
+from cli_support import DRIVE, SCRIPT, TOKEN, Result, check_output, cli_env, run, run_all, serving, start
 
+from instabase_async import Ledger
 from instabase_async.testing import FakeInstabase, Outcome
 
 FLOW = f"{DRIVE}/flow/invoice.ibflow"
@@ -64,41 +65,38 @@ def one_error_line(result: Result) -> str:
 # --------------------------------------------------------------------------- help and usage
 
 
-COMMANDS = ["upload", "download", "run", "solutions run", "wait", "ls", "rm", "deploy", "fake"]
+COMMANDS = ["upload", "download", "run", "solutions run", "wait", "status", "ls", "rm", "deploy", "fake"]
 
 
 def test_every_command_has_help_with_an_example(env: dict[str, str]) -> None:
-    """`--help` works on every command (exit 0) and shows an example of it."""
-    with ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(lambda c: run([*c.split(), "--help"], env), COMMANDS))
+    """`--help` works on every command (exit 0) and shows an example of it; `run --help` shows
+    how to run over every folder under a path (many INPUT_DIRs, --each-subfolder-of)."""
+    results = run_all([([*command.split(), "--help"], env) for command in COMMANDS])
     for command, result in zip(COMMANDS, results, strict=True):
         assert result.code == 0, (command, result.err)
         assert "Example" in result.out and f"instabase-async {command}" in result.out, command
+    run_help = results[COMMANDS.index("run")].out
+    assert "INPUT_DIR ..." in run_help
+    assert "--each-subfolder-of PATH" in run_help
+    assert "every folder under a path" in run_help
 
 
-def test_run_help_shows_how_to_run_over_every_folder_under_a_path(env: dict[str, str]) -> None:
-    """`run --help` shows many INPUT_DIRs and --each-subfolder-of, with an example of each."""
-    result = run(["run", "--help"], env)
-    assert "INPUT_DIR ..." in result.out
-    assert "--each-subfolder-of PATH" in result.out
-    assert "every folder under a path" in result.out
+USAGE_ERRORS = [
+    ([], "name a command"),
+    (["frobnicate"], "invalid choice"),
+    (["run", FLOW, "x", "--max-running", "0"], "expected a number >= 1"),
+    (["solutions"], "name a command"),
+    (["upload", "only-one-arg"], "required"),
+    (["wait", "{not json"], "not a job token"),
+]
 
 
-@pytest.mark.parametrize(
-    ("args", "expected"),
-    [
-        ([], "name a command"),
-        (["frobnicate"], "invalid choice"),
-        (["run", FLOW, "x", "--max-running", "0"], "expected a number >= 1"),
-        (["solutions"], "name a command"),
-        (["upload", "only-one-arg"], "required"),
-    ],
-)
-def test_usage_errors_are_one_line_and_exit_2(env: dict[str, str], args: list[str], expected: str) -> None:
+def test_usage_errors_are_one_line_and_exit_2(env: dict[str, str]) -> None:
     """A bad command line exits 2 with one clear line on stderr and no traceback."""
-    result = run(args, env)
-    assert result.code == 2
-    assert expected in one_error_line(result)
+    results = run_all([(args, env) for args, _ in USAGE_ERRORS])
+    for (args, expected), result in zip(USAGE_ERRORS, results, strict=True):
+        assert result.code == 2, args
+        assert expected in one_error_line(result), args
 
 
 def test_missing_local_folder_is_a_usage_error(env: dict[str, str], fake: FakeInstabase) -> None:
@@ -112,10 +110,10 @@ def test_missing_local_folder_is_a_usage_error(env: dict[str, str], fake: FakeIn
 def test_missing_configuration_is_a_usage_error(served: tuple[FakeInstabase, str]) -> None:
     """Without a URL or a token the command says which to set, and exits 2."""
     no_url = {k: v for k, v in cli_env(served[1]).items() if k != "INSTABASE_URL"}
-    assert "INSTABASE_URL" in one_error_line(run(["ls", DRIVE], no_url))
     no_token = {k: v for k, v in cli_env(served[1]).items() if k != "INSTABASE_TOKEN"}
-    result = run(["ls", DRIVE], no_token)
-    assert result.code == 2 and "INSTABASE_TOKEN" in one_error_line(result)
+    results = run_all([(["ls", DRIVE], no_url), (["ls", DRIVE], no_token)])
+    for result, name in zip(results, ("INSTABASE_URL", "INSTABASE_TOKEN"), strict=True):
+        assert result.code == 2 and name in one_error_line(result)
 
 
 def test_common_options_before_or_after_the_command(
@@ -127,9 +125,9 @@ def test_common_options_before_or_after_the_command(
     token_file.write_text(TOKEN + "\n")
     bare = {k: v for k, v in cli_env(served[1]).items() if not k.startswith("INSTABASE_")}
     common = ["--url", served[1], "--token-file", str(token_file), "--json"]
-    before = run([*common, "ls", f"{DRIVE}/opts"], bare)
-    after = run(["ls", f"{DRIVE}/opts", *common], bare)
-    for result in (before, after):
+    for result in run_all(
+        [([*common, "ls", f"{DRIVE}/opts"], bare), (["ls", f"{DRIVE}/opts", *common], bare)]
+    ):
         assert result.code == 0, result.err
         assert [entry["path"] for entry in result.json()] == [f"{DRIVE}/opts/a.txt"]
 
@@ -140,8 +138,9 @@ def test_common_options_before_or_after_the_command(
 def test_token_is_refused_on_the_command_line_without_echo(env: dict[str, str]) -> None:
     """`--token` in any form is refused (exit 2), and its value is never echoed."""
     secret = "pasted-secret-value-42"
-    for args in (["ls", DRIVE, "--token", secret], [f"--token={secret}", "ls", DRIVE]):
-        result = run(args, env)
+    for result in run_all(
+        [(["ls", DRIVE, "--token", secret], env), ([f"--token={secret}", "ls", DRIVE], env)]
+    ):
         assert result.code == 2
         assert "--token-file" in one_error_line(result)
         assert secret not in result.out + result.err
@@ -308,7 +307,6 @@ def test_deploy_then_wait_by_id_and_token(env: dict[str, str], fake: FakeInstaba
     by_id = {r["job_id"]: r for r in waited.json()}
     assert set(by_id) == {*job_ids, record["job_id"]}
     assert [r["error"] for r in by_id.values() if not r["ok"]] == ["FAILED: no pages"]
-    assert run(["wait", "{not json", "--json"], env).code == 2
 
 
 # --------------------------------------------------------------------------- without rich, and the fake
@@ -355,3 +353,38 @@ def test_fake_command_serves_until_ctrl_c(tmp_path: Path) -> None:
             proc.wait()
         proc.stdout.close() if proc.stdout else None
         proc.stderr.close() if proc.stderr else None
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(env: dict[str, str], fake: FakeInstabase) -> None:
+    """`instabase-async ls ... | head -1`: the closed pipe ends the command without an error message."""
+    for i in range(2500):  # more lines than a pipe holds, so a write meets the closed pipe
+        fake.write_file(f"{DRIVE}/pipe/file-{i:04d}.txt", b"x")
+    proc = start(["ls", f"{DRIVE}/pipe"], env)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline().endswith("file-0000.txt\n")
+    proc.stdout.close()
+    err = proc.stderr.read()
+    proc.stderr.close()
+    assert proc.wait(timeout=60) == 1
+    check_output(1, "", err)
+    assert err == ""
+
+
+def test_status_of_a_missing_or_empty_ledger(env: dict[str, str], tmp_path: Path) -> None:
+    """status says which ledger or run is missing (exit 2) and shows an empty run's counts."""
+
+    async def make() -> None:
+        async with Ledger(tmp_path / "runs.db", run="nightly") as ledger:
+            await ledger.summary()
+
+    anyio.run(make)
+    missing, no_run, listing = run_all(
+        [
+            (["status", "--ledger", str(tmp_path / "none.db")], env),
+            (["status", "--ledger", str(tmp_path / "runs.db"), "--run", "weekly"], env),
+            (["status", "--ledger", str(tmp_path / "runs.db"), "--json"], env),
+        ]
+    )
+    assert missing.code == 2 and "no ledger at" in one_error_line(missing)
+    assert no_run.code == 2 and "no run 'weekly'" in one_error_line(no_run)
+    assert listing.code == 0 and listing.json() == []

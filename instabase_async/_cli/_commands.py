@@ -22,6 +22,7 @@ from instabase_async import (
     Job,
     JobOutcome,
     JobStatus,
+    Ledger,
     ResponseValidationError,
     RunOutcome,
     TransferOutcome,
@@ -398,12 +399,52 @@ async def fake(s: Session) -> int:
     return EXIT_OK  # pragma: no cover - only Ctrl-C ends it
 
 
+def _state_counts(counts: dict[str, int]) -> str:
+    shown = [f"{state} {count}" for state, count in counts.items() if count]
+    return " · ".join(shown) or "empty"
+
+
+def _failure(outcome: RunOutcome | TransferOutcome) -> dict[str, str]:
+    """A recorded failure: its input (folder or local file) and what went wrong."""
+    if isinstance(outcome, TransferOutcome):
+        return {"input": outcome.source, "error": describe(outcome.error)}
+    return {"input": outcome.request.input_dir, "error": describe(outcome.error, outcome.status)}
+
+
+async def status(s: Session) -> int:
+    """A ledger's runs with their counts by state; with --run, that run's failures too."""
+    url, only = s.args.ledger, s.args.run
+    try:
+        names = await Ledger.runs(url)
+    except FileNotFoundError:
+        raise UsageError(f"no ledger at {url}") from None
+    if only is not None:
+        if only not in names:
+            raise UsageError(f"the ledger has no run {only!r} (its runs: {', '.join(names) or 'none'})")
+        names = [only]
+    failed = 0
+    for name in names:
+        async with Ledger(url, run=name) as ledger:
+            counts = await ledger.summary()
+            outcomes = await ledger.outcomes() if only is not None else []
+        failures = [_failure(outcome) for outcome in outcomes if not outcome.ok]
+        failed += len(failures)
+        record: dict[str, Any] = {"run": name, "states": counts}
+        if only is not None:
+            record["failed"] = failures
+        s.display.outcome(record, f"{name}: {_state_counts(counts)}", ok=True, always=True)
+        for failure in failures:
+            s.display.detail(f"FAILED  {failure['input']}: {failure['error']}", ok=False)
+    return _exit(failed)
+
+
 COMMANDS: dict[str, Callable[[Session], Awaitable[int]]] = {
     "upload": upload,
     "download": download,
     "run": run_flows,
     "solutions run": run_solutions,
     "wait": wait,
+    "status": status,
     "ls": ls,
     "rm": rm,
     "deploy": deploy,

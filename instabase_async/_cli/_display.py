@@ -80,6 +80,13 @@ class Display:
         elif always or not ok:
             self._print(Text(line, style="" if ok else "red"))
 
+    def detail(self, line: str, *, ok: bool) -> None:
+        """A line about an outcome already given, which JSON output carries inside its object."""
+        if self.mode == "plain":
+            print(line, file=self._out, flush=True)
+        elif self.mode == "live":
+            self._print(Text(line, style="" if ok else "red"))
+
     def note(self, line: str) -> None:
         """A line for the person watching (stderr with --json, so stdout stays parseable)."""
         if self.mode == "json":

@@ -57,6 +57,11 @@ Example:
 
   instabase-async wait 894a5fbc-7d8a-4374-aff5-d2481587a689 --timeout 600
 """,
+    "status": """\
+Shows what a ledger holds: its runs counted by state, or one run with its failures. Example:
+
+  instabase-async status --ledger runs.db --run nightly
+""",
     "ls": """\
 Example:
 
@@ -252,6 +257,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     wait.add_argument("--timeout", type=_seconds, metavar="S", help="give up on a job after S seconds")
     _poll_option(wait)
+
+    status = _command(sub, "status", "show a ledger's runs, or one run's progress and failures", parents)
+    status.add_argument(
+        "--ledger", metavar="F", required=True, help="the ledger: a SQLite file or postgresql:// URL"
+    )
+    status.add_argument("--run", metavar="NAME", help="one run of the ledger (default: every run)")
 
     ls = _command(sub, "ls", "list a remote folder", parents)
     ls.add_argument("remote_dir", metavar="REMOTE_DIR")

@@ -11,6 +11,7 @@ import argparse
 import os
 import re
 import signal
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Final
@@ -193,6 +194,12 @@ class Session:
         except UsageError as exc:
             self.display.error(str(exc))
             return EXIT_USAGE
+        except BrokenPipeError:
+            # The reader went away (`... | head`): stop quietly, and keep Python's final flush of
+            # stdout from complaining about the closed pipe.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            return EXIT_FAILED
         except ValueError as exc:  # the library refuses bad arguments before sending anything
             self.display.error(one_line(str(exc)))
             return EXIT_USAGE
