@@ -135,7 +135,7 @@ def part_experiments(url: str, quick: bool) -> dict[str, Any]:
         make_small_files(folder, n_small)
         for _ in range(1 if quick else 2):
             for mode in ("library", "library-httpx"):
-                for variant in (None, "unchunked", "writev"):
+                for variant in (None,):
                     args = {
                         "direction": "download",
                         "mode": mode,
@@ -143,7 +143,7 @@ def part_experiments(url: str, quick: bool) -> dict[str, Any]:
                         "size": size,
                     }
                     out["download"].append(run_child("transfer:big", url, {**args, "variant": variant}, 90))
-                for variant in (None, "one-hop"):
+                for variant in (None,):
                     args = {
                         "mode": mode,
                         "folder": str(folder),

@@ -48,93 +48,13 @@ async def _file_chunks(path: str) -> AsyncIterator[bytes]:
 
 
 def _patch(variant: str | None) -> None:
-    """Candidate changes to `_resources/files.py`, patched in at run time (nothing is edited):
+    """Candidate changes to the transfer code, patched in at run time (nothing is edited).
 
-    - `unchunked`: downloads iterate `response.aiter_bytes()` as the transport delivers the bytes,
-      instead of `aiter_bytes(CHUNK_SIZE)`, which joins them into fresh 1 MiB objects (each one a
-      new mapping the kernel must fault in: 160k+ page faults a GiB here);
-    - `writev`: downloads gather the chunks as delivered (no join) and hand each ~1 MiB batch to
-      one worker-thread `os.writev` call (one thread trip per MiB on either transport);
-    - `one-hop`: a local file of at most 1 MiB is read whole in one worker-thread call and sent
-      as bytes, instead of open/tell/seek/seek/read/read/close, each a trip to a worker thread.
+    The last ones (`unchunked`, `writev`, `one-hop`) were measured and adopted in
+    `_transfers.py`; a new candidate goes here, through public names only.
     """
-    if variant is None:
-        return
-    import anyio
-
-    from instabase_async._resources import files
-
-    if variant == "unchunked":
-        files.CHUNK_SIZE = None  # type: ignore[misc]  # aiter_bytes(None): no re-chunking
-    elif variant == "writev":
-        files.Files._download = _download_writev  # type: ignore[method-assign]
-    elif variant == "one-hop":
-        original = files.Files._write
-
-        async def write(
-            self: Any, path: str, data: Any, *, overwrite: bool = True, on_chunk: Any = None
-        ) -> int:
-            if isinstance(data, os.PathLike):
-                local = Path(data)
-
-                def small_file() -> bytes | None:
-                    return local.read_bytes() if local.stat().st_size <= CHUNK else None
-
-                body = await anyio.to_thread.run_sync(small_file)
-                if body is not None:
-                    return await original(self, path, body, overwrite=overwrite, on_chunk=on_chunk)
-            return await original(self, path, data, overwrite=overwrite, on_chunk=on_chunk)
-
-        files.Files._write = write  # type: ignore[method-assign]
-    else:
+    if variant is not None:
         raise ValueError(f"unknown variant {variant!r}")
-
-
-async def _download_writev(self: Any, path: str, local_path: Any, on_chunk: Any = None) -> int:
-    """`Files._download` with the `writev` change (the rest as in files.py: temp file, rename)."""
-    import contextlib
-    import tempfile
-
-    import anyio
-
-    url = self._url(path)
-    target = Path(local_path)
-    fd, temp = await anyio.to_thread.run_sync(
-        lambda: tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    )
-    written = 0
-
-    def write_all(parts: list[bytes]) -> None:
-        while parts:
-            done = os.writev(fd, parts)
-            while parts and done >= len(parts[0]):
-                done -= len(parts.pop(0))
-            if done:
-                parts[0] = parts[0][done:]
-
-    try:
-        async with self._http.stream("GET", url, params={"expect-node-type": "file"}) as response:
-            batch: list[bytes] = []
-            pending = 0
-            async for chunk in response.aiter_bytes():
-                batch.append(chunk)
-                pending += len(chunk)
-                if pending >= CHUNK:
-                    await anyio.to_thread.run_sync(write_all, batch)
-                    written += pending
-                    batch, pending = [], 0
-            if batch:
-                await anyio.to_thread.run_sync(write_all, batch)
-                written += pending
-        os.close(fd)
-        await anyio.to_thread.run_sync(os.replace, temp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.close(fd)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
-    return written
 
 
 async def big(

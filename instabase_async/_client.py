@@ -17,6 +17,7 @@ from ._resources.files import Files
 from ._resources.flows import Flows
 from ._resources.jobs import Jobs
 from ._resources.solutions import Solutions
+from ._validate import positive_int
 
 __all__ = ["AsyncInstabase"]
 
@@ -55,31 +56,19 @@ class AsyncInstabase:
         headers: Mapping[str, str] | None = None,
         allow_insecure_http: bool = False,
     ) -> None:
-        if not isinstance(base_url, str) or not base_url:
-            raise ValueError("base_url must be a non-empty URL such as https://www.instabase.com")
+        base = _instance_root(base_url, allow_insecure_http)
         if not isinstance(token, str) or not token:
             raise ValueError("token must be a non-empty string")
         if any(c in token for c in "\r\n"):
             raise ValueError("token must not contain line breaks")
-        url = httpx.URL(base_url)
-        if url.scheme not in ("http", "https") or not url.host:
-            raise ValueError(f"base_url must be an http(s) URL with a host, got {base_url!r}")
-        if url.scheme == "http" and not is_loopback(url.host) and not allow_insecure_http:
-            raise ValueError(
-                f"refusing to send the token over plain http to {url.host}; "
-                "use https, or pass allow_insecure_http=True"
-            )
-        if url.query or url.fragment:
-            raise ValueError("base_url must not have a query or fragment")
-        if isinstance(max_connections, bool) or not isinstance(max_connections, int) or max_connections < 1:
-            raise ValueError(f"max_connections must be an int >= 1, got {max_connections!r}")
+        positive_int("max_connections", max_connections, wrong_type=ValueError)
         if timeout is not None and timeout <= 0:
             raise ValueError(f"timeout must be > 0, got {timeout!r}")
         if transport is not None and http_client is not None:
             raise ValueError("pass transport or http_client, not both")
         if headers and any(k.lower() == "authorization" for k in headers):
             raise ValueError("pass the token as token=, not as an Authorization header")
-        self._base_url = str(url.copy_with(query=None, fragment=None)).rstrip("/")
+        self._base_url = base
         self._poll = poll or PollPolicy()
         self._http = HTTP(
             base_url=self._base_url,
@@ -180,3 +169,20 @@ class AsyncInstabase:
         if path.startswith("/api/v1/"):
             http.check_v1(response)
         return response
+
+
+def _instance_root(base_url: Any, allow_insecure_http: bool) -> str:
+    """The instance's root URL, checked, without a trailing slash."""
+    if not isinstance(base_url, str) or not base_url:
+        raise ValueError("base_url must be a non-empty URL such as https://www.instabase.com")
+    url = httpx.URL(base_url)
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValueError(f"base_url must be an http(s) URL with a host, got {base_url!r}")
+    if url.scheme == "http" and not is_loopback(url.host) and not allow_insecure_http:
+        raise ValueError(
+            f"refusing to send the token over plain http to {url.host}; "
+            "use https, or pass allow_insecure_http=True"
+        )
+    if url.query or url.fragment:
+        raise ValueError("base_url must not have a query or fragment")
+    return str(url.copy_with(query=None, fragment=None)).rstrip("/")

@@ -23,13 +23,23 @@ from ._errors import (
     APIConnectionError,
     APITimeoutError,
     OperationError,
-    RateLimitError,
     ResponseValidationError,
     error_for_status,
 )
 from ._models import RetryPolicy
+from ._transport import default_transport
 
-__all__ = ["HTTP", "BodyFactory", "Params", "is_loopback", "parse_retry_after"]
+__all__ = [
+    "HTTP",
+    "BodyFactory",
+    "Params",
+    "call_maybe_async",
+    "check_v1",
+    "decode_json",
+    "is_loopback",
+    "parse_retry_after",
+    "retry_delay",
+]
 
 log = logging.getLogger("instabase_async")
 
@@ -126,12 +136,87 @@ class _OneShot:
             yield chunk
 
 
+class _Body:
+    """A request body as each attempt sends it: bytes again, a factory's fresh iterable, or a
+    one-shot iterable that can be sent only until it has been read."""
+
+    __slots__ = ("_bytes", "_factory", "_one_shot")
+
+    def __init__(self, json_body: Any, content: bytes | BodyFactory | AsyncIterable[bytes] | None) -> None:
+        self._bytes: bytes | None = None
+        self._factory: BodyFactory | None = None
+        self._one_shot: _OneShot | None = None
+        if json_body is not None:
+            self._bytes = json.dumps(json_body, separators=(",", ":")).encode()
+        elif isinstance(content, bytes):
+            self._bytes = content
+        elif callable(content):
+            self._factory = content
+        elif content is not None:
+            self._one_shot = _OneShot(content)
+
+    @property
+    def replayable(self) -> bool:
+        """False once a one-shot body has been (partly) read: it cannot be sent again."""
+        return self._one_shot is None or not self._one_shot.started
+
+    def payload(self) -> Any:
+        if self._factory is not None:
+            return self._factory()
+        return self._one_shot if self._one_shot is not None else self._bytes
+
+
+def retry_delay(
+    policy: RetryPolicy,
+    attempt: int,
+    *,
+    idempotent: bool,
+    replayable: bool,
+    failure: httpx.TransportError | None = None,
+    status: int = 0,
+    retry_after: float | None = None,
+) -> float | None:
+    """Whether to send again after `attempt` ended in `failure` or an error `status`, and after how
+    many seconds; None means "do not": the attempts are used up, the body cannot be replayed, a
+    request that may have reached the server is not idempotent, or `Retry-After` is over the cap."""
+    if not replayable or attempt >= policy.max_attempts:
+        return None
+    if failure is not None:
+        # A request that never left (no connection) is safe to send again whatever its method.
+        never_sent = isinstance(failure, _NEVER_SENT)
+        return policy.backoff(attempt) if never_sent or idempotent else None
+    if status == 429 or (idempotent and status in _RETRY_STATUS):
+        if retry_after is None:
+            return policy.backoff(attempt)
+        return retry_after if retry_after <= policy.max_retry_after else None
+    return None
+
+
 class _SetCookieOnlyJar(httpx.Cookies):
     """A cookie jar that only looks at responses that set a cookie."""
 
     def extract_cookies(self, response: httpx.Response) -> None:
         if "set-cookie" in response.headers:
             super().extract_cookies(response)
+
+
+class _Client(httpx.AsyncClient):
+    """httpx's client whose cookie jar skips responses without `Set-Cookie`: httpx parses every
+    response's headers into an email.Message for its jar, about 8% of a status call's CPU."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._instabase_jar = _SetCookieOnlyJar()
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return self._instabase_jar
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        jar = _SetCookieOnlyJar()
+        jar.update(httpx.Cookies(cookies))
+        self._instabase_jar = jar
 
 
 class HTTP:
@@ -163,8 +248,9 @@ class HTTP:
         self.closed = False
         # Requests queue here, not in httpx's pool, so a burst of thousands never hits PoolTimeout.
         self.limiter = anyio.CapacityLimiter(max_connections)
-        # When the server says "slow down", every request of this client waits until then.
-        self._not_before = 0.0
+        # When the server says "slow down" (a 429), no request of this client is sent before this
+        # time (anyio's clock); the waiter reads it too, to pause its polling as a whole.
+        self.backoff_until = 0.0
         # The fast path of `get_json`: the transport's `fetch`, when this client built the
         # transport itself and it has one; with the headers and timeouts httpx would send.
         self._fetch: Fetch | None = None
@@ -172,28 +258,6 @@ class HTTP:
         self._fetch_timeout: dict[str, float | None] = {}
 
     # ------------------------------------------------------------------ lifecycle
-
-    def _build_client(self) -> httpx.AsyncClient:
-        transport = self._transport
-        if transport is None:
-            from ._transport import default_transport
-
-            transport = default_transport(self._max_connections)
-        client = httpx.AsyncClient(
-            transport=transport,
-            timeout=httpx.Timeout(self._timeout),
-            follow_redirects=False,
-        )
-        if isinstance(getattr(client, "_cookies", None), httpx.Cookies):
-            # httpx parses every response's headers into an email.Message for its cookie jar,
-            # Set-Cookie or not: about 8% of a status call's CPU. Skip it when there is none.
-            client._cookies = _SetCookieOnlyJar()
-        fetch = getattr(transport, "fetch", None)
-        if self._transport is None and callable(fetch):
-            self._fetch = fetch
-            self._fetch_headers = {**client.headers, **self._headers, "Authorization": self._auth}
-            self._fetch_timeout = client.timeout.as_dict()
-        return client
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -203,6 +267,16 @@ class HTTP:
             # Built on first use, inside the event loop, so the transport can fit the loop (asyncio/trio).
             self._client = self._build_client()
         return self._client
+
+    def _build_client(self) -> httpx.AsyncClient:
+        transport = self._transport or default_transport(self._max_connections)
+        client = _Client(transport=transport, timeout=httpx.Timeout(self._timeout), follow_redirects=False)
+        fetch = getattr(transport, "fetch", None)
+        if self._transport is None and callable(fetch):
+            self._fetch = fetch
+            self._fetch_headers = {**client.headers, **self._headers, "Authorization": self._auth}
+            self._fetch_timeout = client.timeout.as_dict()
+        return client
 
     @property
     def owns_open_client(self) -> bool:
@@ -254,20 +328,18 @@ class HTTP:
         """Send one request with retries and return its (fully read) response.
 
         Raises the mapped `APIError` for an error status (unless `check_status=False`), and
-        `OperationError` for a v1 `{"status": "ERROR"}` body when `v1` is set.
+        `OperationError` for a v1 `{"status": "ERROR"}` body when `v1` is set. `content` is bytes,
+        a factory of async iterables (replayed on retry) or one async iterable (sent once).
         """
-        response, borrower = await self._open(
+        response = await self._attempts(
             method,
             url,
-            params=params,
-            json_body=json_body,
-            content=content,
-            headers=headers,
+            params,
+            _Body(json_body, content),
+            self._request_headers(headers, json_body is not None),
             check_status=check_status,
-            stream=False,
+            borrower=None,
         )
-        # The body is read, so the connection is back in the pool: give the slot back now.
-        self.limiter.release_on_behalf_of(borrower)
         if v1:
             self.check_v1(response)
         return response
@@ -282,20 +354,23 @@ class HTTP:
         headers: Mapping[str, str] | None = None,
     ) -> AsyncIterator[httpx.Response]:
         """Like `send`, but the body is left unread for the caller to stream; retries cover
-        only getting the response head."""
-        response, borrower = await self._open(
-            method, url, params=params, headers=headers, stream=True, check_status=True
+        only getting the response head. The connection slot is held until the body is closed."""
+        # A borrower per stream lets one task hold a stream and make other calls meanwhile.
+        borrower = object()
+        response = await self._attempts(
+            method,
+            url,
+            params,
+            _Body(None, None),
+            self._request_headers(headers, False),
+            check_status=True,
+            borrower=borrower,
         )
         try:
             yield response
         except httpx.TransportError as exc:
             # The body failed mid-way (reset, timeout): the same error class as any other request.
-            cls = APITimeoutError if isinstance(exc, httpx.TimeoutException) else APIConnectionError
-            raise cls(
-                f"{type(exc).__name__} while reading the body: {exc or 'the connection was lost'}",
-                method=method,
-                url=_safe_url(response.request.url),
-            ) from exc
+            raise _connection_error(exc, method, response.request.url, reading=True) from exc
         finally:
             try:
                 await response.aclose()
@@ -303,118 +378,123 @@ class HTTP:
                 # Held until the body is closed, so open connections never outnumber the pool.
                 self.limiter.release_on_behalf_of(borrower)
 
-    async def _open(
-        self,
-        method: str,
-        url: str | httpx.URL,
-        *,
-        params: Params | None = None,
-        json_body: Any = None,
-        content: bytes | BodyFactory | AsyncIterable[bytes] | None = None,
-        headers: Mapping[str, str] | None = None,
-        check_status: bool,
-        stream: bool,
-    ) -> tuple[httpx.Response, object]:
-        """Send with retries; return the response (its body read unless `stream`) and the
-        borrower holding its limiter slot, which the caller releases once the body is closed."""
-        client = self.client
-        policy = self.retry
+    def _request_headers(self, headers: Mapping[str, str] | None, is_json: bool) -> dict[str, str]:
         if headers and any(key.lower() == "authorization" for key in headers):
             # A second Authorization header would go out beside the token: refuse it before sending.
             raise ValueError("the client sends the token itself: do not pass an Authorization header")
-        req_headers = {**self._headers, **(headers or {}), "Authorization": self._auth}
-        query = _clean_params(params)
-        body: bytes | None = None
-        if json_body is not None:
-            body = json.dumps(json_body, separators=(",", ":")).encode()
-            req_headers["Content-Type"] = "application/json"
-        one_shot: _OneShot | None = None
-        if content is not None and not isinstance(content, bytes) and not callable(content):
-            one_shot = _OneShot(content)
+        merged = {**self._headers, **(headers or {}), "Authorization": self._auth}
+        if is_json:
+            merged["Content-Type"] = "application/json"
+        return merged
 
+    async def _attempts(
+        self,
+        method: str,
+        url: str | httpx.URL,
+        params: Params | None,
+        body: _Body,
+        headers: dict[str, str],
+        *,
+        check_status: bool,
+        borrower: object | None,
+    ) -> httpx.Response:
+        """Send until a response comes that is not retried; raise the mapped error for a failure.
+
+        With a `borrower` (a stream), the body is left unread and its limiter slot held for the
+        caller to release; without one, the body is read and the slot given back here."""
+        client = self.client
+        query = _clean_params(params)
+        idempotent = method in _IDEMPOTENT
         attempt = 0
         while True:
             attempt += 1
-            await self._respect_shared_backoff()
-            if isinstance(content, bytes):
-                body = content
-            payload: Any = body
-            if callable(content):
-                payload = content()
-            elif one_shot is not None:
-                payload = one_shot
+            await self._wait_backoff()
             request = client.build_request(
                 method,
                 url,
                 params=query,  # type: ignore[arg-type]
-                content=payload,
-                headers=req_headers,
+                content=body.payload(),
+                headers=headers,
             )
             started = time.perf_counter()
-            failure: httpx.TransportError | None = None
-            # A fresh borrower per exchange lets one task hold a stream and make other calls.
-            borrower = object()
-            await self.limiter.acquire_on_behalf_of(borrower)
-            try:
-                # Never follow a redirect, even on an injected client that would: the token
-                # goes to the base URL's origin only.
-                response = await client.send(request, stream=True, follow_redirects=False)
-                if not stream or (check_status and response.status_code >= 300):
-                    try:
-                        await response.aread()
-                    finally:
-                        await response.aclose()
-            except httpx.TransportError as exc:
-                failure = exc
-                self.limiter.release_on_behalf_of(borrower)
-            except BaseException:
-                self.limiter.release_on_behalf_of(borrower)
-                raise
-            else:
-                if response.status_code < 300 or not check_status:
-                    if log.isEnabledFor(logging.DEBUG):
-                        self._log(request, response.status_code, started, attempt)
-                    return response, borrower
-                self.limiter.release_on_behalf_of(borrower)
+            outcome = await self._exchange(client, request, borrower, check_status)
+            if isinstance(outcome, httpx.Response):
+                if log.isEnabledFor(logging.DEBUG):
+                    self._log(request, outcome.status_code, started, attempt)
+                if outcome.status_code < 300 or not check_status:
+                    return outcome
+            await self._before_retry(
+                request, outcome, attempt, idempotent=idempotent, replayable=body.replayable
+            )
 
-            if failure is not None:
-                never_sent = isinstance(failure, _NEVER_SENT) and not (one_shot and one_shot.started)
-                replayable = one_shot is None or not one_shot.started
-                may_retry = never_sent or (method in _IDEMPOTENT and replayable)
-                where = _safe_url(request.url)
-                log.debug("%s %s failed on attempt %d: %s", method, where, attempt, type(failure).__name__)
-                if may_retry and attempt < policy.max_attempts:
-                    await anyio.sleep(policy.backoff(attempt))
-                    continue
-                cls = APITimeoutError if isinstance(failure, httpx.TimeoutException) else APIConnectionError
-                raise cls(
-                    f"{type(failure).__name__}: {failure or 'the request could not be completed'}",
-                    method=method,
-                    url=where,
-                ) from failure
-
-            if log.isEnabledFor(logging.DEBUG):
-                self._log(request, response.status_code, started, attempt)
-            # A body that was already read cannot be replayed: not even a 429 is retried then.
-            await self._retry_or_raise(response, attempt, one_shot is None or not one_shot.started)
-
-    async def _retry_or_raise(self, response: httpx.Response, attempt: int, replayable: bool) -> None:
-        """After an error status: wait before the next attempt, or raise the mapped error."""
+    async def _before_retry(
+        self,
+        request: httpx.Request,
+        outcome: httpx.Response | httpx.TransportError,
+        attempt: int,
+        *,
+        idempotent: bool,
+        replayable: bool,
+    ) -> None:
+        """Wait before the next attempt after a failed one, or raise its mapped error if there is
+        none to make. A 429 pauses every request of this client, not just this one."""
         policy = self.retry
-        status = response.status_code
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        method = response.request.method
-        retryable = replayable and (status == 429 or (status in _RETRY_STATUS and method in _IDEMPOTENT))
-        too_long = retry_after is not None and retry_after > policy.max_retry_after
-        if not retryable or too_long or attempt >= policy.max_attempts:
-            raise self._error(response, retry_after)
-        delay = retry_after if retry_after is not None else policy.backoff(attempt)
+        if isinstance(outcome, httpx.TransportError):
+            where = _safe_url(request.url)
+            log.debug(
+                "%s %s failed on attempt %d: %s", request.method, where, attempt, type(outcome).__name__
+            )
+            delay = retry_delay(
+                policy, attempt, idempotent=idempotent, replayable=replayable, failure=outcome
+            )
+            if delay is None:
+                raise _connection_error(outcome, request.method, request.url) from outcome
+            await anyio.sleep(delay)
+            return
+        status = outcome.status_code
+        retry_after = parse_retry_after(outcome.headers.get("Retry-After"))
+        delay = retry_delay(
+            policy,
+            attempt,
+            idempotent=idempotent,
+            replayable=replayable,
+            status=status,
+            retry_after=retry_after,
+        )
+        if delay is None:
+            raise self._error(outcome, retry_after)
         if status == 429:
-            # One 429 slows every request of this client, not just this one.
-            self._not_before = max(self._not_before, anyio.current_time() + delay)
-            await self._respect_shared_backoff()
+            self.backoff_until = max(self.backoff_until, anyio.current_time() + delay)
         else:
             await anyio.sleep(delay)
+
+    async def _exchange(
+        self, client: httpx.AsyncClient, request: httpx.Request, borrower: object | None, check_status: bool
+    ) -> httpx.Response | httpx.TransportError:
+        """One attempt inside a limiter slot: the response, or the transport's failure.
+
+        The slot is kept only for a stream's successful response (the caller's `borrower` then
+        holds it until the body is closed); every other body is read and the slot given back."""
+        holder = borrower if borrower is not None else object()
+        await self.limiter.acquire_on_behalf_of(holder)
+        keep = False
+        try:
+            # Never follow a redirect, even on an injected client that would: the token goes to
+            # the base URL's origin only.
+            response = await client.send(request, stream=True, follow_redirects=False)
+            if borrower is not None and (response.status_code < 300 or not check_status):
+                keep = True
+                return response
+            try:
+                await response.aread()
+            finally:
+                await response.aclose()
+            return response
+        except httpx.TransportError as exc:
+            return exc
+        finally:
+            if not keep:
+                self.limiter.release_on_behalf_of(holder)
 
     async def get_json(self, url: httpx.URL, *, v1: bool = False) -> tuple[Any, str | None]:
         """GET a small JSON document (a job's status): its decoded body and `Retry-After` header.
@@ -434,23 +514,16 @@ class HTTP:
         attempt = 0
         while True:
             attempt += 1
-            await self._respect_shared_backoff()
+            await self._wait_backoff()
             started = time.perf_counter()
             try:
                 async with self.limiter:
                     status, headers, body = await fetch(target, self._fetch_headers, self._fetch_timeout)
             except httpx.TransportError as failure:
-                # A GET may always be retried: it is idempotent and has no body to replay.
-                log.debug("GET %s failed on attempt %d: %s", _safe_url(url), attempt, type(failure).__name__)
-                if attempt < self.retry.max_attempts:
-                    await anyio.sleep(self.retry.backoff(attempt))
-                    continue
-                cls = APITimeoutError if isinstance(failure, httpx.TimeoutException) else APIConnectionError
-                raise cls(
-                    f"{type(failure).__name__}: {failure or 'the request could not be completed'}",
-                    method="GET",
-                    url=_safe_url(url),
-                ) from failure
+                # A GET is idempotent and has no body to replay.
+                request = httpx.Request("GET", url)
+                await self._before_retry(request, failure, attempt, idempotent=True, replayable=True)
+                continue
             if 200 <= status < 300 and "Content-Encoding" not in headers and "Set-Cookie" not in headers:
                 if log.isEnabledFor(logging.DEBUG):
                     self._log(httpx.Request("GET", url), status, started, attempt)
@@ -473,7 +546,7 @@ class HTTP:
                 if v1:
                     self.check_v1(response)
                 return decode_json(response), response.headers.get("Retry-After")
-            await self._retry_or_raise(response, attempt, True)
+            await self._before_retry(response.request, response, attempt, idempotent=True, replayable=True)
 
     @staticmethod
     def _response(url: httpx.URL, status: int, headers: Mapping[str, str], body: bytes) -> httpx.Response:
@@ -489,9 +562,9 @@ class HTTP:
         where = _safe_url(request.url)
         log.debug("%s %s -> %d in %.1f ms (attempt %d)", request.method, where, status, elapsed, attempt)
 
-    async def _respect_shared_backoff(self) -> None:
-        if self._not_before:
-            wait = self._not_before - anyio.current_time()
+    async def _wait_backoff(self) -> None:
+        if self.backoff_until:
+            wait = self.backoff_until - anyio.current_time()
             if wait > 0:
                 await anyio.sleep(wait)
 
@@ -544,6 +617,18 @@ def check_v1(response: httpx.Response, *, secret: bytes | None = None) -> None:
         )
 
 
+def _connection_error(
+    failure: httpx.TransportError, method: str, url: httpx.URL, *, reading: bool = False
+) -> APIConnectionError:
+    """The `APIConnectionError` (or `APITimeoutError`) for a transport's failure."""
+    cls = APITimeoutError if isinstance(failure, httpx.TimeoutException) else APIConnectionError
+    if reading:  # the body failed mid-way (reset, timeout)
+        message = f"{type(failure).__name__} while reading the body: {failure or 'the connection was lost'}"
+    else:
+        message = f"{type(failure).__name__}: {failure or 'the request could not be completed'}"
+    return cls(message, method=method, url=_safe_url(url))
+
+
 def _safe_url(url: httpx.URL) -> str:
     """The URL without userinfo, so credentials embedded in a base URL never reach a message."""
     return str(url.copy_with(username=None, password=None)) if url.userinfo else str(url)
@@ -556,8 +641,3 @@ async def call_maybe_async(callback: Callable[..., Any] | None, *args: Any) -> N
     result = callback(*args)
     if isinstance(result, Awaitable):
         await result
-
-
-def require_rate_limit(exc: BaseException) -> float | None:
-    """The `Retry-After` of a RateLimitError, for schedulers that slow down as a whole."""
-    return exc.retry_after if isinstance(exc, RateLimitError) else None

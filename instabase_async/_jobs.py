@@ -18,14 +18,22 @@ from typing import TYPE_CHECKING, Any, Final
 import anyio
 import httpx
 
-from ._errors import JobCancelledError, JobFailedError, ResponseValidationError, WaitTimeoutError
+from ._errors import JobCancelledError, JobError, JobFailedError, ResponseValidationError, WaitTimeoutError
 from ._http import call_maybe_async, parse_retry_after
 from ._models import JobState, JobStatus, PollPolicy
 
 if TYPE_CHECKING:
     from ._client import AsyncInstabase
 
-__all__ = ["Job", "Pacer", "estimate_end", "parse_v1_status", "parse_v2_status"]
+__all__ = [
+    "Job",
+    "Pacer",
+    "estimate_end",
+    "failure_of",
+    "parse_v1_status",
+    "parse_v2_status",
+    "raise_for_outcome",
+]
 
 _TOKEN_VERSION: Final = 1
 _STATUS_PATH: Final = "/api/v1/jobs/status"
@@ -56,38 +64,44 @@ def _progress(value: Any) -> float | None:
     return min(1.0, max(0.0, number))
 
 
-def parse_v1_status(body: Any, job_id: str) -> JobStatus:
-    """Normalise a v1 `/api/v1/jobs/status` body (the v1 ERROR convention is checked earlier)."""
-    if not isinstance(body, Mapping):
-        raise ResponseValidationError(f"job {job_id}: the status body is not a JSON object")
+def _cur_status(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    """`cur_status`, a JSON object or a JSON string of one; anything else counts as empty."""
     cur = body.get("cur_status")
     if isinstance(cur, str):
         try:
             cur = json.loads(cur)
         except ValueError:
             cur = None
-    if not isinstance(cur, Mapping):
-        cur = {}
+    return cur if isinstance(cur, Mapping) else {}
+
+
+def _v1_state(cur_state: str | None, state: str | None, failed: bool) -> JobState:
+    """The state per the job-status facts: a deciding `cur_status.status` first, then `state`."""
+    if cur_state in _DECIDING:
+        return _DECIDING[cur_state]
+    if state in ("DONE", "COMPLETE"):
+        return JobState.FAILED if failed else JobState.COMPLETE
+    if state == "PENDING":
+        return _WHILE_PENDING.get(cur_state or "", JobState.PENDING)
+    return JobState.UNKNOWN
+
+
+def parse_v1_status(body: Any, job_id: str) -> JobStatus:
+    """Normalise a v1 `/api/v1/jobs/status` body (the v1 ERROR convention is checked earlier)."""
+    if not isinstance(body, Mapping):
+        raise ResponseValidationError(f"job {job_id}: the status body is not a JSON object")
+    cur = _cur_status(body)
     cur_state = cur.get("status")
     cur_state = cur_state.upper() if isinstance(cur_state, str) else None
     raw_state = body.get("state")
     raw_state = raw_state if isinstance(raw_state, str) else None
-    upper = raw_state.upper() if raw_state else None
 
     raw_results = body.get("results")
     results: tuple[Mapping[str, Any], ...] = (
         tuple(r for r in raw_results if isinstance(r, Mapping)) if isinstance(raw_results, list) else ()
     )
     failed_result = next((r for r in results if r.get("status") == "ERROR"), None)
-
-    if cur_state in _DECIDING:
-        state = _DECIDING[cur_state]
-    elif upper in ("DONE", "COMPLETE"):
-        state = JobState.FAILED if failed_result is not None else JobState.COMPLETE
-    elif upper == "PENDING":
-        state = _WHILE_PENDING.get(cur_state or "", JobState.PENDING)
-    else:
-        state = JobState.UNKNOWN
+    state = _v1_state(cur_state, raw_state.upper() if raw_state else None, failed_result is not None)
 
     message: str | None = None
     if failed_result is not None and isinstance(failed_result.get("msg"), str):
@@ -254,6 +268,13 @@ class Job:
 
     __slots__ = ("_client", "_target", "job_id", "output_folder", "status_url", "type")
 
+    _client: AsyncInstabase
+    _target: httpx.URL | None
+    job_id: str
+    type: str | None
+    status_url: str | None
+    output_folder: str | None
+
     def __init__(
         self,
         client: AsyncInstabase,
@@ -263,13 +284,17 @@ class Job:
         status_url: str | None = None,
         output_folder: str | None = None,
     ) -> None:
-        self._client = client
-        self.job_id = job_id
-        self.type = type
-        self.status_url = status_url
-        self.output_folder = output_folder
-        # The status URL, parsed once: httpx would otherwise parse and merge it on every poll.
-        self._target: tuple[tuple[str, str | None, str | None], httpx.URL] | None = None
+        # Immutable, since it is hashable: every field is set here, once.
+        init = object.__setattr__
+        init(self, "_client", client)
+        init(self, "job_id", job_id)
+        init(self, "type", type)
+        init(self, "status_url", status_url)
+        init(self, "output_folder", output_folder)
+        init(self, "_target", None)  # the status URL, parsed on first use (see _status_target)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"a Job is immutable: cannot set {name!r}")
 
     def __repr__(self) -> str:
         where = f"status_url={self.status_url!r}" if self.status_url else f"type={self.type!r}"
@@ -287,11 +312,12 @@ class Job:
 
     async def status(self) -> JobStatus:
         """Poll the job once."""
-        status, _ = await self._poll()
+        status, _ = await self.poll_once()
         return status
 
-    async def _poll(self) -> tuple[JobStatus, float | None]:
-        """One status request: the status, and the server's `Retry-After` hint if it gave one."""
+    async def poll_once(self) -> tuple[JobStatus, float | None]:
+        """One status request: the status, and the server's `Retry-After` hint if it gave one
+        (what a scheduler of many jobs needs; `status()` is the plain form)."""
         http = self._client._http
         if self.status_url is not None:
             body, hint = await http.get_json(self._status_target())
@@ -302,19 +328,20 @@ class Job:
         return status, parse_retry_after(hint) if hint is not None else None
 
     def _status_target(self) -> httpx.URL:
-        key = (self.job_id, self.type, self.status_url)
-        if self._target is None or self._target[0] != key:
+        """The status URL, parsed once: httpx would otherwise parse and merge it on every poll."""
+        target = self._target
+        if target is None:
             if self.status_url is not None:
-                url = httpx.URL(self.status_url)
+                target = httpx.URL(self.status_url)
             else:
                 params = (
                     {"job_id": self.job_id}
                     if self.type is None
                     else {"job_id": self.job_id, "type": self.type}
                 )
-                url = httpx.URL(self._client._http.url(_STATUS_PATH), params=params)
-            self._target = (key, url)
-        return self._target[1]
+                target = httpx.URL(self._client._http.url(_STATUS_PATH), params=params)
+            object.__setattr__(self, "_target", target)
+        return target
 
     async def wait(
         self,
@@ -356,11 +383,11 @@ class Job:
     async def _statuses(
         self, poll: PollPolicy | None, stop_when_halted: bool, deadline: float
     ) -> AsyncGenerator[JobStatus, None]:
-        policy = poll or self._client._poll
+        policy = poll or self._client.poll
         previous: tuple[JobState, float | None] | None = None
         polls = 0
         while True:
-            status, hint = await self._poll()
+            status, hint = await self.poll_once()
             polls += 1
             key = (status.state, status.progress)
             if key != previous:
@@ -421,3 +448,12 @@ def raise_for_outcome(status: JobStatus) -> None:
         raise JobFailedError(f"job {status.job_id} failed: {status.message or 'no message'}", status)
     if status.state is JobState.CANCELLED:
         raise JobCancelledError(f"job {status.job_id} was cancelled", status)
+
+
+def failure_of(status: JobStatus) -> JobError | None:
+    """The JobFailedError/JobCancelledError a final status stands for, if any."""
+    try:
+        raise_for_outcome(status)
+    except JobError as exc:
+        return exc
+    return None

@@ -181,18 +181,26 @@ class JobStatus:
         return self.state is JobState.COMPLETE
 
 
+class _Waited:
+    """What JobOutcome and RunOutcome share: a last status, or the error that ended the wait."""
+
+    __slots__ = ()
+    status: JobStatus | None
+    error: BaseException | None
+
+    @property
+    def ok(self) -> bool:
+        """The job was started and completed successfully."""
+        return self.error is None and self.status is not None and self.status.succeeded
+
+
 @attrs.frozen
-class JobOutcome:
+class JobOutcome(_Waited):
     """What one waited job came to: its last status, or the error that ended the wait on it."""
 
     job: Job
     status: JobStatus | None
     error: BaseException | None = None
-
-    @property
-    def ok(self) -> bool:
-        """The job completed successfully."""
-        return self.error is None and self.status is not None and self.status.succeeded
 
 
 # --------------------------------------------------------------------------- requests
@@ -288,7 +296,7 @@ class SolutionRunRequest:
 
 
 @attrs.frozen
-class RunOutcome:
+class RunOutcome(_Waited):
     """What one `FlowRunRequest` or `SolutionRunRequest` came to. `job` is None when the
     submission itself failed (or was never known to succeed)."""
 
@@ -296,11 +304,6 @@ class RunOutcome:
     job: Job | None
     status: JobStatus | None
     error: BaseException | None = None
-
-    @property
-    def ok(self) -> bool:
-        """The run was submitted and completed successfully."""
-        return self.error is None and self.status is not None and self.status.succeeded
 
 
 # --------------------------------------------------------------------------- resources

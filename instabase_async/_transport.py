@@ -1,26 +1,16 @@
 """Which transport a client uses when the caller does not inject one.
 
-On asyncio, with the `aiohttp` extra installed, aiohttp under httpx (built on the `httpx-aiohttp`
-package): several times less client CPU per small request than httpx's own pool. On trio,
-or without the extra, httpx's own transport, with keep-alive equal to the connection cap so
-that connections are reused under load instead of re-opened.
-
-The aiohttp transport here replaces `httpx_aiohttp.AiohttpTransport.handle_async_request` with a
-leaner one (measured in `benchmarks/`): one stream wrapper instead of two, aiohttp's buffered
-chunks passed on as they come (no re-cutting into 16 KiB pieces), timeouts built once, no second
-cookie jar (httpx keeps the cookies), and a read buffer big enough that a large download does not
-stop and restart the socket every 128 KiB. Its errors are mapped by what really happened, because
-the retry logic depends on it: a request that never left (connect error, connect timeout) is
-`httpx.ConnectError`/`httpx.ConnectTimeout`; a disconnect or reset once it may have been written is
-`httpx.RemoteProtocolError`; a read timeout `httpx.ReadTimeout`; a truncated body `httpx.ReadError`.
+On asyncio, with the `aiohttp` extra installed, aiohttp under httpx (`_aiohttp.py`): several times
+less client CPU per small request than httpx's own pool. On trio, or without the extra, httpx's own
+transport, with keep-alive equal to the connection cap so that connections are reused under load
+instead of re-opened.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
-from collections.abc import AsyncIterator, Mapping
-from typing import Any
 
 import httpx
 
@@ -28,10 +18,6 @@ __all__ = ["default_transport", "fast_transport_available"]
 
 # Set INSTABASE_ASYNC_TRANSPORT=httpx to force httpx's own transport (e.g. to compare, or for respx).
 _ENV = "INSTABASE_ASYNC_TRANSPORT"
-# aiohttp's read buffer per connection (its default is 64 KiB; it pauses reading at twice it):
-# 256 KiB lets a download move in bigger reads with fewer pauses, and still bounds what a slow
-# consumer leaves buffered to 512 KiB a connection (32 MiB for 64 connections all streaming).
-_READ_BUFSIZE = 1 << 18
 
 
 def _on_asyncio() -> bool:
@@ -46,174 +32,18 @@ def fast_transport_available() -> bool:
     """True when the aiohttp transport would be chosen here and now."""
     if os.environ.get(_ENV, "").lower() == "httpx" or not _on_asyncio():
         return False
-    try:
-        import aiohttp  # noqa: F401
-        import httpx_aiohttp  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return (
+        importlib.util.find_spec("aiohttp") is not None
+        and importlib.util.find_spec("httpx_aiohttp") is not None
+    )
 
 
 def default_transport(max_connections: int) -> httpx.AsyncBaseTransport:
     """The best transport for the running event loop."""
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
     if fast_transport_available():
-        return _aiohttp_transport(limits)
+        # Imported here, not at the top: the extra is optional, and aiohttp costs ~0.1 s to import.
+        from ._aiohttp import Transport
+
+        return Transport(limits)
     return httpx.AsyncHTTPTransport(limits=limits)
-
-
-def _aiohttp_transport(limits: httpx.Limits) -> httpx.AsyncBaseTransport:
-    import aiohttp
-    from httpx_aiohttp import AiohttpTransport
-
-    class _Transport(AiohttpTransport):
-        """aiohttp under httpx; see the module's docstring."""
-
-        def __init__(self, limits: httpx.Limits) -> None:
-            super().__init__(limits=limits)
-            self._timeouts: dict[tuple[float | None, float | None, float | None], aiohttp.ClientTimeout] = {}
-
-        def get_client(self) -> aiohttp.ClientSession:
-            connector = aiohttp.TCPConnector(
-                limit=self.limits.max_connections or 0,
-                limit_per_host=0,
-                keepalive_timeout=self.limits.keepalive_expiry,
-                ssl=self.ssl_context,
-                local_addr=(self.local_address, 0) if self.local_address else None,
-            )
-            return aiohttp.ClientSession(
-                connector=connector,
-                cookie_jar=aiohttp.DummyCookieJar(),  # httpx.AsyncClient keeps the cookies
-                auto_decompress=False,  # httpx decodes Content-Encoding
-                read_bufsize=_READ_BUFSIZE,
-            )
-
-        def _timeout(self, timeout: Mapping[str, float | None]) -> aiohttp.ClientTimeout:
-            key = (timeout.get("connect"), timeout.get("read"), timeout.get("pool"))
-            found = self._timeouts.get(key)
-            if found is None:
-                found = self._timeouts[key] = aiohttp.ClientTimeout(
-                    sock_connect=key[0], sock_read=key[1], connect=key[2]
-                )
-            return found
-
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            session = self.client
-            if not isinstance(session, aiohttp.ClientSession):
-                session = self.client = self.get_client()
-            data: Any
-            try:
-                data = request.content or None
-            except httpx.RequestNotRead:
-                data = request.stream  # streamed as it is read; aiohttp frames it itself
-                request.headers.pop("transfer-encoding", None)
-            proxy = self.proxy
-            try:
-                response = await session.request(
-                    request.method,
-                    str(request.url),
-                    headers=request.headers,
-                    data=data,
-                    allow_redirects=False,
-                    auto_decompress=False,
-                    compress=False,
-                    timeout=self._timeout(request.extensions.get("timeout") or {}),
-                    server_hostname=request.extensions.get("sni_hostname"),
-                    proxy=str(proxy.url) if proxy else None,
-                    proxy_auth=aiohttp.BasicAuth(*proxy.auth) if proxy and proxy.auth else None,
-                    proxy_headers=proxy.headers if proxy else None,
-                )
-            except (TimeoutError, aiohttp.ClientError) as exc:
-                raise _mapped(exc, aiohttp) from exc
-            extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
-            if response.reason:
-                extensions["reason_phrase"] = response.reason.encode()
-            return httpx.Response(
-                status_code=response.status,
-                headers=response.raw_headers,
-                stream=_Stream(response, aiohttp),
-                request=request,
-                extensions=extensions,
-            )
-
-        async def fetch(
-            self, url: str, headers: Mapping[str, str], timeout: Mapping[str, float | None]
-        ) -> tuple[int, Mapping[str, str], bytes]:
-            """GET `url` and read its body whole, without building httpx objects: the hot path
-            of status polling (`HTTP.get_json`). The same session, timeouts, no redirects and
-            error mapping as `handle_async_request`; the body is left encoded, as there."""
-            session = self.client
-            if not isinstance(session, aiohttp.ClientSession):
-                session = self.client = self.get_client()
-            proxy = self.proxy
-            try:
-                response = await session.request(
-                    "GET",
-                    url,
-                    headers=headers,
-                    allow_redirects=False,
-                    auto_decompress=False,
-                    timeout=self._timeout(timeout),
-                    proxy=str(proxy.url) if proxy else None,
-                    proxy_auth=aiohttp.BasicAuth(*proxy.auth) if proxy and proxy.auth else None,
-                    proxy_headers=proxy.headers if proxy else None,
-                )
-                try:
-                    body = await response.read()
-                finally:
-                    response.release()
-            except (TimeoutError, aiohttp.ClientError) as exc:
-                raise _mapped(exc, aiohttp) from exc
-            return response.status, response.headers, body
-
-    return _Transport(limits)
-
-
-def _mapped(exc: BaseException, aiohttp: Any) -> httpx.TransportError:
-    """The httpx error for an aiohttp one, by whether the request may have reached the server."""
-    message = str(exc) or type(exc).__name__
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return httpx.ConnectTimeout(message)  # raised while getting a connection: never sent
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return httpx.ConnectError(message)  # could not connect (refused, DNS, TLS): never sent
-    if isinstance(exc, aiohttp.ServerTimeoutError | TimeoutError):
-        return httpx.ReadTimeout(message)
-    if isinstance(exc, aiohttp.ClientPayloadError):
-        return httpx.ReadError(message)
-    if isinstance(exc, aiohttp.ClientConnectionError):
-        # Disconnected or reset after the request may have been written: it may have arrived.
-        return httpx.RemoteProtocolError(message)
-    if isinstance(exc, aiohttp.InvalidURL):
-        return httpx.UnsupportedProtocol(message)
-    if isinstance(exc, aiohttp.ClientHttpProxyError):
-        return httpx.ProxyError(message)
-    return httpx.TransportError(message)
-
-
-class _Stream(httpx.AsyncByteStream):
-    """A response body: aiohttp's chunks as they arrive, its errors mapped as above."""
-
-    __slots__ = ("_aiohttp", "_response")
-
-    def __init__(self, response: Any, aiohttp: Any) -> None:
-        self._response = response
-        self._aiohttp = aiohttp
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        aiohttp = self._aiohttp
-        content = self._response.content
-        try:
-            while chunk := await content.readany():
-                yield chunk
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            raise _mapped(exc, aiohttp) from exc
-
-    async def aclose(self) -> None:
-        aiohttp = self._aiohttp
-        response = self._response
-        try:
-            # Back to the pool when the body was read to its end, closed otherwise.
-            response.release()
-            await response.wait_for_close()
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            raise _mapped(exc, aiohttp) from exc

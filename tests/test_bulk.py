@@ -34,7 +34,7 @@ from instabase_async import (
     ServerError,
     WaitTimeoutError,
 )
-from instabase_async._bulk import dir_items
+from instabase_async._transfers import dir_items
 from instabase_async.testing import FakeInstabase
 
 BASE = "https://ib.test"

@@ -1,17 +1,19 @@
-"""What every namespace shares: the client it belongs to, and argument checks."""
+"""What every namespace shares: the client it belongs to, and the one paginator of all listings."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 from .._http import HTTP
 
 if TYPE_CHECKING:
     from .._client import AsyncInstabase
 
-__all__ = ["Resource", "check_str", "check_job_id"]
+__all__ = ["Resource", "paginate", "paginate_by_offset"]
 
-MAX_JOB_ID = 50
+T = TypeVar("T")
+C = TypeVar("C", bound=Hashable)
 
 
 class Resource:
@@ -24,37 +26,31 @@ class Resource:
 
     @property
     def _http(self) -> HTTP:
+        # The one seam between a client and the package: its HTTP sender.
         return self._client._http
 
 
-def check_str(name: str, value: Any, *, optional: bool = False) -> None:
-    """`TypeError` for a non-string, `ValueError` for an empty one: before anything is sent."""
-    if value is None and optional:
-        return
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a string, not {type(value).__name__}")
-    if not value:
-        raise ValueError(f"{name} must not be empty")
-    if "\x00" in value:
-        raise ValueError(f"{name} must not contain a NUL character")
+async def paginate(
+    first: C, fetch: Callable[[C], Awaitable[tuple[Sequence[T], C | None]]]
+) -> AsyncIterator[T]:
+    """Every item of every page. `fetch(cursor)` returns a page and the next cursor, None at the
+    end; a cursor seen before also ends the listing, so a server that loops cannot loop us."""
+    seen: set[C] = set()
+    cursor: C | None = first
+    while cursor is not None:
+        seen.add(cursor)
+        items, cursor = await fetch(cursor)
+        for item in items:
+            yield item
+        if cursor in seen:
+            return
 
 
-def check_job_id(value: Any) -> None:
-    """A caller-chosen job id: a string of at most 50 characters, as the API documents."""
-    if value is None:
-        return
-    check_str("job_id", value)
-    if len(value) > MAX_JOB_ID:
-        raise ValueError(f"job_id must be at most {MAX_JOB_ID} characters, got {len(value)}")
+def paginate_by_offset(page_size: int, fetch: Callable[[int], Awaitable[Sequence[T]]]) -> AsyncIterator[T]:
+    """Pages by `offset`/`limit`: `fetch(offset)` returns up to `page_size` items; a short page ends it."""
 
+    async def page(offset: int) -> tuple[Sequence[T], int | None]:
+        items = await fetch(offset)
+        return items, offset + len(items) if len(items) >= page_size else None
 
-def check_bool(name: str, value: Any) -> None:
-    if value is not None and not isinstance(value, bool):
-        raise TypeError(f"{name} must be a bool, not {type(value).__name__}")
-
-
-def check_str_list(name: str, value: Any) -> None:
-    if value is None:
-        return
-    if isinstance(value, str | bytes) or not all(isinstance(item, str) for item in value):
-        raise TypeError(f"{name} must be a list of strings")
+    return paginate(0, page)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import re
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Final
@@ -13,7 +14,8 @@ from .._convert import omit_none, require_str, structure, structure_list
 from .._errors import ResponseValidationError
 from .._http import Params, decode_json
 from .._models import HttpEndpoint
-from ._base import Resource, check_bool, check_str
+from .._validate import flag, optional_text, positive_int, text
+from ._base import Resource, paginate_by_offset
 
 __all__ = ["Endpoints"]
 
@@ -22,11 +24,12 @@ _PATH_RE: Final = re.compile(r"[A-Za-z0-9_-]+")
 _METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
-def check_endpoint_path(value: Any, name: str = "path") -> None:
+def endpoint_path(value: Any) -> str:
     """An endpoint path: only `[A-Za-z0-9_-]`, as the document requires."""
-    check_str(name, value)
+    text("path", value)
     if not _PATH_RE.fullmatch(value):
-        raise ValueError(f"{name} may contain only letters, digits, '_' and '-', got {value!r}")
+        raise ValueError(f"path may contain only letters, digits, '_' and '-', got {value!r}")
+    return str(value)
 
 
 class Endpoints(Resource):
@@ -35,15 +38,16 @@ class Endpoints(Resource):
     __slots__ = ()
 
     def _url(self, endpoint_id: str) -> str:
-        check_str("endpoint_id", endpoint_id)
+        text("endpoint_id", endpoint_id)
         return self._http.url(f"{_ROOT}/{quote(endpoint_id, safe='')}")
 
     async def create(self, endpoint_id: str, *, path: str, handler_script_path: str) -> str:
         """Create an endpoint at `/u/<path>` (`PUT <id>`); returns its id."""
         url = self._url(endpoint_id)
-        check_endpoint_path(path)
-        check_str("handler_script_path", handler_script_path)
-        body = {"path": path, "handler_script_path": handler_script_path}
+        body = {
+            "path": endpoint_path(path),
+            "handler_script_path": text("handler_script_path", handler_script_path),
+        }
         response = await self._http.send("PUT", url, json_body=body, v1=True)
         return require_str(decode_json(response), "id", "create endpoint")
 
@@ -62,11 +66,11 @@ class Endpoints(Resource):
     ) -> str:
         """Change only the given keys (`PATCH <id>`); returns the id. Empty strings are refused."""
         url = self._url(endpoint_id)
-        if path is not None:
-            check_endpoint_path(path)
-        check_str("handler_script_path", handler_script_path, optional=True)
-        check_bool("enabled", enabled)
-        body = omit_none(path=path, handler_script_path=handler_script_path, enabled=enabled)
+        body = omit_none(
+            path=None if path is None else endpoint_path(path),
+            handler_script_path=optional_text("handler_script_path", handler_script_path),
+            enabled=flag("enabled", enabled),
+        )
         if not body:
             raise ValueError("update needs at least one of path, handler_script_path, enabled")
         response = await self._http.send("PATCH", url, json_body=body, v1=True)
@@ -91,32 +95,24 @@ class Endpoints(Resource):
         page_size: int = 100,
     ) -> AsyncIterator[HttpEndpoint]:
         """Every matching endpoint (`GET list`), paged with offset/limit; a short page ends it."""
-        check_str("endpoint_id", endpoint_id, optional=True)
-        check_str("path", path, optional=True)
-        check_str("handler_script_path", handler_script_path, optional=True)
-        check_bool("enabled", enabled)
-        if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
-            raise ValueError(f"page_size must be an int >= 1, got {page_size!r}")
+        filters = {
+            "id": optional_text("endpoint_id", endpoint_id),
+            "path": optional_text("path", path),
+            "handler": optional_text("handler_script_path", handler_script_path),
+            "state": None if flag("enabled", enabled) is None else ("ENABLED" if enabled else "DISABLED"),
+        }
+        positive_int("page_size", page_size, wrong_type=ValueError)
         http = self._http
-        offset = 0
-        for _ in range(1_000_000):
-            params: Params = {
-                "id": endpoint_id,
-                "path": path,
-                "handler": handler_script_path,
-                "state": None if enabled is None else ("ENABLED" if enabled else "DISABLED"),
-                "offset": offset,
-                "limit": page_size,
-            }
+
+        async def page(offset: int) -> builtins.list[HttpEndpoint]:
+            params: Params = {**filters, "offset": offset, "limit": page_size}
             body = decode_json(await http.send("GET", http.url(_ROOT + "/list"), params=params, v1=True))
             if not isinstance(body, Mapping):
                 raise ResponseValidationError("the endpoint list is not a JSON object")
-            page = structure_list(body.get("endpoints", []), HttpEndpoint, "HTTP endpoint", "endpoints")
-            for item in page:
-                yield item
-            if len(page) < page_size:
-                return
-            offset += len(page)
+            return structure_list(body.get("endpoints", []), HttpEndpoint, "HTTP endpoint", "endpoints")
+
+        async for item in paginate_by_offset(page_size, page):
+            yield item
 
     async def call(
         self,
@@ -129,7 +125,7 @@ class Endpoints(Resource):
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """Call the handler at `/u/<path>`; its response is returned as it is, whatever its status."""
-        check_endpoint_path(path)
+        endpoint_path(path)
         method = method.upper()
         if method not in _METHODS:
             raise ValueError(f"unsupported HTTP method {method!r}")

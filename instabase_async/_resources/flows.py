@@ -1,18 +1,21 @@
-"""`ib.flows`: run flows, steps and metaflows (`/api/v1/flow/...`, the v1 error convention)."""
+"""`ib.flows`: run flows, steps and metaflows (`/api/v1/flow/...`, the v1 error convention), one
+at a time or many (`run_many`, on the bulk-run engine of `_runs.py`)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from .._convert import omit_none, process_files_kwargs, require_str, webhook_dict
 from .._http import decode_json
 from .._jobs import Job
-from .._models import FlowRunRequest, PollPolicy, ProcessFilesSettings, RunOutcome, WebhookConfig
-from ._base import Resource, check_bool, check_str, check_str_list
+from .._models import FlowRunRequest, PollPolicy, ProcessFilesSettings, Progress, RunOutcome, WebhookConfig
+from .._runs import run_all
+from .._validate import flag, optional_text, positive_int, strings, text
+from ._base import Resource
 
-__all__ = ["Flows"]
+__all__ = ["Flows", "flow_run_body"]
 
 _ROOT: Final = "/api/v1/flow/"
 PROCESS_TYPES: Final = frozenset({"auto_to_txt", "images_to_txt", "pdf_to_txt"})
@@ -78,7 +81,7 @@ class Flows(Resource):
 
     async def run_step(self, ibflow_path: str, step_index: int) -> Job:
         """Run one step of a flow (`POST /api/v1/flow/run_step_async`); `step_index >= 0`."""
-        check_str("ibflow_path", ibflow_path)
+        text("ibflow_path", ibflow_path)
         if isinstance(step_index, bool) or not isinstance(step_index, int):
             raise TypeError(f"step_index must be an int, not {type(step_index).__name__}")
         if step_index < 0:
@@ -94,8 +97,8 @@ class Flows(Resource):
         settings: ProcessFilesSettings | Mapping[str, Any] | None = None,
     ) -> Job:
         """Run a standalone process-files step: `step_json_str` is a JSON *string*, as documented."""
-        check_str("input_folder", input_folder)
-        check_str("output_folder", output_folder)
+        text("input_folder", input_folder)
+        text("output_folder", output_folder)
         if process_type not in PROCESS_TYPES:
             raise ValueError(f"process_type must be one of {sorted(PROCESS_TYPES)}, got {process_type!r}")
         kwargs = omit_none(
@@ -109,8 +112,7 @@ class Flows(Resource):
 
     async def restart(self, job_id: str) -> Job:
         """Restart a flow run from the beginning under a new job id (`POST /api/v1/flow/restart`)."""
-        check_str("job_id", job_id)
-        return await self._start("restart", {"job_id": job_id})
+        return await self._start("restart", {"job_id": text("job_id", job_id)})
 
     async def run_metaflow(
         self,
@@ -122,37 +124,40 @@ class Flows(Resource):
         output_has_run_id: bool | None = None,
     ) -> Job:
         """Run a metaflow (`POST /api/v1/flow/run_metaflow_async`)."""
-        check_str("input_dir", input_dir)
-        check_str("flow_root_dir", flow_root_dir)
-        check_str("classifier_file_path", classifier_file_path)
-        check_bool("delete_out_dir", delete_out_dir)
-        check_bool("output_has_run_id", output_has_run_id)
         body = omit_none(
-            input_dir=input_dir,
-            flow_root_dir=flow_root_dir,
-            classifier_file_path=classifier_file_path,
-            delete_out_dir=delete_out_dir,
-            output_has_run_id=output_has_run_id,
+            input_dir=text("input_dir", input_dir),
+            flow_root_dir=text("flow_root_dir", flow_root_dir),
+            classifier_file_path=text("classifier_file_path", classifier_file_path),
+            delete_out_dir=flag("delete_out_dir", delete_out_dir),
+            output_has_run_id=flag("output_has_run_id", output_has_run_id),
         )
         return await self._start("run_metaflow_async", body)
 
     async def run_many(
         self,
-        requests: Sequence[FlowRunRequest],
+        requests: Iterable[FlowRunRequest],
         *,
         max_running: int = 8,
         poll: PollPolicy | None = None,
         timeout: float | None = None,
         on_outcome: Callable[[RunOutcome], Any] | None = None,
-        progress: Callable[[Any], Any] | None = None,
+        progress: Callable[[Progress], Any] | None = None,
     ) -> list[RunOutcome]:
-        """Start flow runs so that at most `max_running` run on the server at once, starting the
-        next as soon as one ends; one `RunOutcome` per request, in input order."""
-        from .._bulk import run_many
+        """Start flow runs so that at most `max_running` are alive on the server (submitted, not
+        yet ended), starting the next as soon as one ends; one `RunOutcome` per request, in input
+        order.
 
-        return await run_many(
+        Every request is checked before the first is sent. A failed submission is that request's
+        outcome (`job=None`). Callbacks run one at a time, in completion order;
+        `Progress.failed` counts every outcome that is not `ok` (a halted run included).
+        """
+        positive_int("max_running", max_running)
+        checked = _flow_requests(requests)
+        bodies = [flow_run_body(request) for request in checked]
+        return await run_all(
             self._client,
-            requests,
+            checked,
+            lambda index: self._start("run_flow_async", bodies[index]),
             max_running=max_running,
             poll=poll,
             timeout=timeout,
@@ -161,34 +166,32 @@ class Flows(Resource):
         )
 
 
+def _flow_requests(requests: Iterable[FlowRunRequest]) -> list[FlowRunRequest]:
+    found = list(requests)
+    for request in found:
+        if not isinstance(request, FlowRunRequest):
+            raise TypeError(f"run_many takes FlowRunRequest items, not {type(request).__name__}")
+    return found
+
+
 def flow_run_body(request: FlowRunRequest) -> dict[str, Any]:
-    """The JSON body of `run_flow_async`, checked before anything is sent."""
-    check_str("ibflow_path", request.ibflow_path)
-    check_str("input_dir", request.input_dir)
-    check_str("output_dir", request.output_dir, optional=True)
-    for name in ("output_has_run_id", "delete_out_dir", "log_to_timeline", "save_binary_to_output"):
-        check_bool(name, getattr(request, name))
-    for name in ("notification_emails", "tags", "pipeline_ids"):
-        check_str_list(name, getattr(request, name))
-    if request.step_timeout is not None and (
-        isinstance(request.step_timeout, bool) or not isinstance(request.step_timeout, int)
-    ):
+    """The JSON body of `run_flow_async`, checked (and each option read once) before anything is sent."""
+    step_timeout = request.step_timeout
+    if step_timeout is not None and (isinstance(step_timeout, bool) or not isinstance(step_timeout, int)):
         raise TypeError("step_timeout must be an int")
-    if request.step_timeout is not None and request.step_timeout < -1:
+    if step_timeout is not None and step_timeout < -1:
         raise ValueError("step_timeout must be >= -1 (0 lets the platform choose, -1 disables)")
     return omit_none(
-        ibflow_path=request.ibflow_path,
-        input_dir=request.input_dir,
-        output_dir=request.output_dir,
-        output_has_run_id=request.output_has_run_id,
-        delete_out_dir=request.delete_out_dir,
-        log_to_timeline=request.log_to_timeline,
-        notification_emails=list(request.notification_emails)
-        if request.notification_emails is not None
-        else None,
-        tags=list(request.tags) if request.tags is not None else None,
-        step_timeout=request.step_timeout,
-        pipeline_ids=list(request.pipeline_ids) if request.pipeline_ids is not None else None,
-        save_binary_to_output=request.save_binary_to_output,
+        ibflow_path=text("ibflow_path", request.ibflow_path),
+        input_dir=text("input_dir", request.input_dir),
+        output_dir=optional_text("output_dir", request.output_dir),
+        output_has_run_id=flag("output_has_run_id", request.output_has_run_id),
+        delete_out_dir=flag("delete_out_dir", request.delete_out_dir),
+        log_to_timeline=flag("log_to_timeline", request.log_to_timeline),
+        notification_emails=strings("notification_emails", request.notification_emails),
+        tags=strings("tags", request.tags),
+        step_timeout=step_timeout,
+        pipeline_ids=strings("pipeline_ids", request.pipeline_ids),
+        save_binary_to_output=flag("save_binary_to_output", request.save_binary_to_output),
         webhook_config=webhook_dict(request.webhook),
     )

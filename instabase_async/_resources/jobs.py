@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 from .._jobs import Job
 from .._models import JobOutcome, JobStatus, PollPolicy
-from ._base import Resource, check_str
+from .._validate import optional_text, text
+from .._waiter import Waiter, wait_all
+from ._base import Resource
 
 if TYPE_CHECKING:
-    from .._bulk import Waiter
     from .._client import AsyncInstabase
 
 _MAX_RECENT = 4096
@@ -31,9 +32,7 @@ class Jobs(Resource):
 
     def from_id(self, job_id: str, *, type: str | None = "flow") -> Job:
         """A handle for a job whose id you know (v1 status API; `type` as the job was started)."""
-        check_str("job_id", job_id)
-        check_str("type", type, optional=True)
-        return Job(self._client, job_id, type=type)
+        return Job(self._client, text("job_id", job_id), type=optional_text("type", type))
 
     def from_token(self, token: str) -> Job:
         """The job a `Job.to_token()` described, bound to this client."""
@@ -41,7 +40,7 @@ class Jobs(Resource):
 
     async def status(self, job_id: str, *, type: str | None = "flow") -> JobStatus:
         """Poll a job once by id."""
-        check_str("job_id", job_id)
+        text("job_id", job_id)
         key = (job_id, type)
         job = self._recent.get(key)
         if job is None:
@@ -80,8 +79,6 @@ class Jobs(Resource):
         stop_when_halted: bool = True,
     ) -> Waiter:
         """An async context manager that waits on many jobs with bounded requests (see `Waiter`)."""
-        from .._bulk import Waiter
-
         return Waiter(
             self._client,
             max_in_flight=max_in_flight,
@@ -102,14 +99,11 @@ class Jobs(Resource):
         stop_when_halted: bool = True,
     ) -> list[JobOutcome]:
         """Wait on every job; the outcomes in input order."""
-        from .._bulk import wait_all
-
-        return await wait_all(
-            self._client,
-            jobs,
+        waiter = self.waiter(
             max_in_flight=max_in_flight,
             poll=poll,
             timeout=timeout,
             max_polls_per_second=max_polls_per_second,
             stop_when_halted=stop_when_halted,
         )
+        return await wait_all(waiter, jobs)

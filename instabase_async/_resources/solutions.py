@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import quote
@@ -13,7 +14,8 @@ from .._errors import ResponseValidationError
 from .._http import Params, decode_json
 from .._jobs import Job
 from .._models import RunSettings, Solution, SolutionJob
-from ._base import Resource, check_job_id, check_str
+from .._validate import caller_job_id, optional_text, positive_int, text
+from ._base import Resource, paginate, paginate_by_offset
 
 __all__ = ["Solutions"]
 
@@ -31,11 +33,6 @@ def _one_of(name: str, value: str | None, allowed: frozenset[str]) -> None:
         raise ValueError(f"{name} must be one of {sorted(allowed)}, got {value!r}")
 
 
-def _page_size(value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"page_size must be an int >= 1, got {value!r}")
-
-
 def _first(value: Any) -> Any:
     """`has_more` and `next_offset` are documented as one-element lists; accept a bare value too."""
     if isinstance(value, list):
@@ -48,7 +45,7 @@ def _many(name: str, value: StrOrList) -> list[str] | None:
         return None
     values = [value] if isinstance(value, str) else list(value)
     for item in values:
-        check_str(name, item)
+        text(name, item)
     return values
 
 
@@ -58,7 +55,7 @@ class Solutions(Resource):
     __slots__ = ()
 
     def _path(self, solution_id: str, *rest: str) -> str:
-        check_str("solution_id", solution_id)
+        text("solution_id", solution_id)
         return self._http.url("/".join([_ROOT, quote(solution_id, safe=""), *rest]))
 
     def _job(self, body: Any, what: str, job_type: str) -> Job:
@@ -66,9 +63,9 @@ class Solutions(Resource):
 
     async def deploy(self, solution_path: str) -> Job:
         """Deploy an `.ibsolution` (`POST`); the returned job has type `async`."""
-        check_str("solution_path", solution_path)
+        body = {"solution_path": text("solution_path", solution_path)}
         http = self._http
-        response = await http.send("POST", http.url(_ROOT), json_body={"solution_path": solution_path})
+        response = await http.send("POST", http.url(_ROOT), json_body=body)
         return self._job(decode_json(response), "deploy", "async")
 
     async def get(self, solution_id: str) -> Solution:
@@ -94,26 +91,20 @@ class Solutions(Resource):
         """Every matching solution, page by page, following `has_more[0]`/`next_offset[0]`."""
         _one_of("state", state, STATES)
         _one_of("visibility", visibility, VISIBILITIES)
-        _page_size(page_size)
+        positive_int("page_size", page_size, wrong_type=ValueError)
         http = self._http
-        offset = 0
-        for _ in range(1_000_000):
-            params: Params = {
-                "limit": page_size,
-                "offset": offset,
-                "state": state,
-                "name": name,
-                "author": author,
-                "owner": owner,
-                "visibility": visibility,
-            }
+        filters = {"state": state, "name": name, "author": author, "owner": owner, "visibility": visibility}
+
+        async def page(offset: int) -> tuple[builtins.list[Solution], int | None]:
+            params: Params = {"limit": page_size, "offset": offset, **filters}
             body = decode_json(await http.send("GET", http.url(_ROOT), params=params))
-            for item in structure_list(_get(body, "solutions"), Solution, "solution", "solutions"):
-                yield item
+            items = structure_list(_get(body, "solutions"), Solution, "solution", "solutions")
             next_offset = _first(body.get("next_offset"))
-            if not _first(body.get("has_more")) or not isinstance(next_offset, int) or next_offset <= offset:
-                return
-            offset = next_offset
+            more = _first(body.get("has_more")) and isinstance(next_offset, int) and next_offset > offset
+            return items, next_offset if more else None
+
+        async for item in paginate(0, page):
+            yield item
 
     async def run(
         self,
@@ -125,12 +116,12 @@ class Solutions(Resource):
         settings: RunSettings | Mapping[str, Any] | None = None,
     ) -> Job:
         """Run a deployed solution by id; the job has type `flow`."""
-        check_str("input_dir", input_dir)
-        check_str("output_dir", output_dir, optional=True)
-        check_job_id(job_id)
         url = self._path(solution_id, "run")
         body = omit_none(
-            input_dir=input_dir, output_dir=output_dir, job_id=job_id, settings=run_settings_dict(settings)
+            input_dir=text("input_dir", input_dir),
+            output_dir=optional_text("output_dir", output_dir),
+            job_id=caller_job_id(job_id),
+            settings=run_settings_dict(settings),
         )
         response = await self._http.send("POST", url, json_body=body)
         return self._job(decode_json(response), "run solution", "flow")
@@ -147,19 +138,13 @@ class Solutions(Resource):
         settings: RunSettings | Mapping[str, Any] | None = None,
     ) -> Job:
         """Run a deployed solution by name (and version/owner); the job has type `flow`."""
-        check_str("name", name)
-        check_str("input_dir", input_dir)
-        check_str("version", version, optional=True)
-        check_str("owner", owner, optional=True)
-        check_str("output_dir", output_dir, optional=True)
-        check_job_id(job_id)
         body = omit_none(
-            name=name,
-            version=version,
-            owner=owner,
-            input_dir=input_dir,
-            output_dir=output_dir,
-            job_id=job_id,
+            name=text("name", name),
+            version=optional_text("version", version),
+            owner=optional_text("owner", owner),
+            input_dir=text("input_dir", input_dir),
+            output_dir=optional_text("output_dir", output_dir),
+            job_id=caller_job_id(job_id),
             settings=run_settings_dict(settings),
         )
         http = self._http
@@ -199,7 +184,7 @@ class Solutions(Resource):
         """
         _one_of("sort_by", sort_by, SORT_KEYS)
         _one_of("order", order, ORDERS)
-        _page_size(page_size)
+        positive_int("page_size", page_size, wrong_type=ValueError)
         http = self._http
         url = self._path(solution_id, "jobs") if solution_id is not None else http.url(_ROOT + "/jobs")
         filters: dict[str, Any] = {
@@ -213,16 +198,14 @@ class Solutions(Resource):
             "sort_by": sort_by,
             "order": order,
         }
-        offset = 0
-        for _ in range(1_000_000):
+
+        async def page(offset: int) -> builtins.list[SolutionJob]:
             params: Params = {**filters, "limit": page_size, "offset": offset}
             body = decode_json(await http.send("GET", url, params=params))
-            page = structure_list(_get(body, "jobs"), SolutionJob, "solution job", "jobs")
-            for item in page:
-                yield attrs.evolve(item, job=Job(self._client, item.id, type="flow"))
-            if len(page) < page_size:
-                return
-            offset += len(page)
+            return structure_list(_get(body, "jobs"), SolutionJob, "solution job", "jobs")
+
+        async for item in paginate_by_offset(page_size, page):
+            yield attrs.evolve(item, job=Job(self._client, item.id, type="flow"))
 
 
 def _get(body: Any, key: str) -> Any:

@@ -1,6 +1,9 @@
-"""Many jobs and many files at once: the waiter's scheduler, `run_many`, and bulk transfers.
+"""The waiter: one scheduler for many jobs, with at most `max_in_flight` status requests in the air.
 
-The waiter is one scheduler, not a sleeping task per job:
+It owns the heap of due times, the pollers, the shared back-off and each job's outcome; it knows
+jobs only through `Job.poll_once()` and the client's `HTTP.backoff_until`. Its small internal API
+(`add(job, tag=...)`, `add_failure`, `hold()`, `start_soon`, `next_entry`) is what `wait_all`,
+bulk runs (`_runs.py`) and their ledger build on. It is one scheduler, not a sleeping task per job:
 
 ```
 add(job) ──► heap of (due, seq, entry) ──► scheduler ──► memory stream (no buffer) ──► ≤ max_in_flight pollers
@@ -13,8 +16,8 @@ add(job) ──► heap of (due, seq, entry) ──► scheduler ──► memor
   while every poller is busy: that is the cap on status requests in the air.
 - `max_polls_per_second` spaces hand-overs at least `1/rate` apart.
 - A 429 (a `RateLimitError` that got past the client's retries, or the client-wide back-off that
-  `_http` sets when it retried one) pauses the whole waiter: nothing is handed over before
-  `_pause_until`, which pushes every due time back at once without touching the heap.
+  `_http` sets when it retried one, `backoff_until`) pauses the whole waiter: nothing is handed
+  over before `_pause_until`, which pushes every due time back at once without touching the heap.
 - Deadlines (`timeout`, the same for every job, counted from `add`) grow in the order jobs are
   added, so a plain FIFO of entries finds the next one to expire.
 - Entries are `__slots__` objects, a few hundred bytes a job, so 10,000 jobs are cheap.
@@ -28,13 +31,9 @@ from __future__ import annotations
 
 import heapq
 import math
-import os
 import random
-import stat
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
-from contextlib import asynccontextmanager
-from pathlib import Path
+from collections.abc import Callable, Coroutine, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
@@ -43,26 +42,15 @@ import anyio.lowlevel
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from ._errors import JobError, RateLimitError, WaitTimeoutError
-from ._http import call_maybe_async
-from ._jobs import Job, raise_for_outcome
-from ._models import (
-    FlowRunRequest,
-    JobOutcome,
-    JobStatus,
-    PollPolicy,
-    Progress,
-    RunOutcome,
-    TransferOutcome,
-)
-from ._resources.files import encode_path
-from ._resources.flows import flow_run_body
+from ._errors import RateLimitError, WaitTimeoutError
+from ._jobs import Job, failure_of
+from ._models import JobOutcome, JobStatus, PollPolicy
+from ._validate import filled, positive_int
 
 if TYPE_CHECKING:
     from ._client import AsyncInstabase
-    from ._resources.files import Files
 
-__all__ = ["Waiter", "dir_items", "download_many", "run_many", "upload_many", "wait_all"]
+__all__ = ["Entry", "Hold", "Waiter", "wait_all"]
 
 # Entry states. An entry is in the heap only while QUEUED; one taken out by a timeout while in the
 # heap stays there, stale, until the scheduler pops and skips it (cheaper than a heap removal).
@@ -83,14 +71,15 @@ _CLOSED: Final = 3
 _MAX_RATE_LIMITED: Final = 10
 
 
-class _Entry:
-    """One added job: small on purpose, since a waiter may hold tens of thousands."""
+class Entry:
+    """One added job (or a ready-made failure): small on purpose, since a waiter may hold tens of
+    thousands. Once handed out by `next_entry`, `tag`, `job`, `status` and `error` are its outcome."""
 
     __slots__ = ("deadline", "error", "job", "polls", "state", "status", "strikes", "tag")
 
     def __init__(self, job: Job | None, tag: int | None, deadline: float) -> None:
         self.job = job
-        self.tag = tag  # the caller's index (wait_all, run_many); None for a plain add()
+        self.tag = tag  # the caller's index (wait_all, bulk runs); None for a plain add()
         self.deadline = deadline
         self.polls = 0
         self.state = _QUEUED
@@ -99,21 +88,27 @@ class _Entry:
         self.strikes = 0  # consecutive RateLimitErrors on this job
 
 
-def _failure(status: JobStatus) -> JobError | None:
-    """The JobFailedError/JobCancelledError a final status stands for, if any."""
-    try:
-        raise_for_outcome(status)
-    except JobError as exc:
-        return exc
-    return None
+class Hold:
+    """Keeps a waiter's iteration open while more jobs may still be added (a submission in the
+    air, a feeder with requests left): `release()` once, or use it as a context manager."""
 
+    __slots__ = ("_waiter",)
 
-def _check_positive_int(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-    if value < 1:
-        # A limit of 0 would hang forever (LESSONS: other SDKs did), so it is refused outright.
-        raise ValueError(f"{name} must be >= 1, got {value}")
+    def __init__(self, waiter: Waiter) -> None:
+        self._waiter: Waiter | None = waiter
+        waiter._holds += 1
+
+    def release(self) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None:
+            waiter._holds -= 1
+            waiter._wake_consumer()
+
+    def __enter__(self) -> Hold:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
 
 
 class Waiter:
@@ -145,14 +140,15 @@ class Waiter:
         max_polls_per_second: float | None = None,
         stop_when_halted: bool = True,
     ) -> None:
-        _check_positive_int("max_in_flight", max_in_flight)
+        positive_int("max_in_flight", max_in_flight)
         if poll is not None and not isinstance(poll, PollPolicy):
             raise TypeError("poll must be a PollPolicy")
         if timeout is not None and not timeout >= 0:
             raise ValueError(f"timeout must be >= 0, got {timeout!r}")
         if max_polls_per_second is not None and not max_polls_per_second > 0:
             raise ValueError(f"max_polls_per_second must be > 0, got {max_polls_per_second!r}")
-        self._client = client
+        self._http = client._http
+        self._retry = client.retry
         self._policy = poll or client.poll
         # Up to 10% of the shortest poll interval (at most 200 ms) late, for a fraction of the CPU.
         self._coalesce = min(0.2, 0.1 * self._policy.initial)
@@ -162,12 +158,12 @@ class Waiter:
         self._stop_when_halted = stop_when_halted
 
         self._phase = _NEW
-        self._heap: list[tuple[float, int, _Entry]] = []
+        self._heap: list[tuple[float, int, Entry]] = []
         self._seq = 0
-        self._deadlines: deque[_Entry] = deque()  # only with a timeout; deadlines ascend
-        self._done: deque[_Entry] = deque()  # resolved, not yet handed to the caller
+        self._deadlines: deque[Entry] = deque()  # only with a timeout; deadlines ascend
+        self._done: deque[Entry] = deque()  # resolved, not yet handed to the caller
         self._unresolved = 0
-        self._holds = 0  # run_many keeps iteration open while submissions may still add jobs
+        self._holds = 0  # Hold objects alive: iteration stays open while submissions may add jobs
         self._pause_until = -math.inf  # the shared back-off: nothing is polled before it
         self._next_slot = -math.inf  # the rate cap: the next hand-over not before it
         self._rate_strikes = 0  # consecutive 429s, waiter-wide, to grow an unhinted pause
@@ -178,15 +174,15 @@ class Waiter:
         self._tg: TaskGroup | None = None
         self._wake: anyio.Event | None = None
         self._ready: anyio.Event | None = None
-        self._send: MemoryObjectSendStream[_Entry] | None = None
-        self._receive: MemoryObjectReceiveStream[_Entry] | None = None
+        self._send: MemoryObjectSendStream[Entry] | None = None
+        self._receive: MemoryObjectReceiveStream[Entry] | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
     async def __aenter__(self) -> Waiter:
         if self._phase != _NEW:
             raise RuntimeError("a Waiter can be entered only once")
-        send, receive = anyio.create_memory_object_stream[_Entry](0)
+        send, receive = anyio.create_memory_object_stream[Entry](0)
         tg = anyio.create_task_group()
         await tg.__aenter__()
         self._send, self._receive, self._tg = send, receive, tg
@@ -214,16 +210,14 @@ class Waiter:
             self._receive.close()
             self._heap.clear()
             self._deadlines.clear()
-            if self._ready is not None:
-                self._ready.set()  # a consumer in another task sees the end
+            self._wake_consumer()  # a consumer in another task sees the end
 
     # ------------------------------------------------------------------ adding
 
-    def add(self, job: Job) -> None:
-        """Start waiting on `job`; returns at once. Its outcome comes out of the iteration."""
-        self._add(job, None)
+    def add(self, job: Job, *, tag: int | None = None) -> None:
+        """Start waiting on `job`; returns at once. Its outcome comes out of the iteration.
 
-    def _add(self, job: Job, tag: int | None) -> None:
+        `tag` (an index) comes back on the entry, for callers that put outcomes in order."""
         if self._phase == _CLOSING:
             return  # the block is ending: whatever is still pending gets no outcome
         if self._phase != _OPEN:
@@ -236,7 +230,7 @@ class Waiter:
             raise TypeError(f"a waiter waits on Job handles, not {type(job).__name__}")
         now = anyio.current_time()
         deadline = math.inf if self._timeout is None else now + self._timeout
-        entry = _Entry(job, tag, deadline)
+        entry = Entry(job, tag, deadline)
         self._unresolved += 1
         if self._timeout is not None:
             self._deadlines.append(entry)
@@ -245,20 +239,21 @@ class Waiter:
         due = now + random.uniform(0.0, initial) if initial > 0 else now
         self._push(entry, min(due, deadline))
 
-    def _inject(self, tag: int, error: BaseException) -> None:
-        """A ready-made outcome without a job (run_many: a submission that failed)."""
-        entry = _Entry(None, tag, math.inf)
+    def add_failure(self, error: BaseException, *, tag: int) -> None:
+        """A ready-made outcome without a job (a submission that failed)."""
+        entry = Entry(None, tag, math.inf)
         entry.state = _DONE
         entry.error = error
         self._deliver(entry)
 
-    def _release_hold(self) -> None:
-        self._holds -= 1
-        if self._ready is not None:
-            self._ready.set()
+    def hold(self) -> Hold:
+        """Keep iteration open until the returned `Hold` is released (see `Hold`)."""
+        return Hold(self)
 
-    def _start_soon(self, func: Callable[..., Coroutine[Any, Any, None]], *args: Any) -> None:
-        assert self._tg is not None
+    def start_soon(self, func: Callable[..., Coroutine[Any, Any, None]], *args: Any) -> None:
+        """Run `func(*args)` in the waiter's task group: cancelled when the block ends."""
+        if self._tg is None:
+            raise RuntimeError("start_soon() needs an open waiter")
         self._tg.start_soon(func, *args)
 
     # ------------------------------------------------------------------ outcomes
@@ -267,14 +262,15 @@ class Waiter:
         return self
 
     async def __anext__(self) -> JobOutcome:
-        entry = await self._next_done()
+        entry = await self.next_entry()
         if entry is None:
             raise StopAsyncIteration
         assert entry.job is not None
         return JobOutcome(entry.job, entry.status, entry.error)
 
-    async def _next_done(self) -> _Entry | None:
-        """The next resolved entry, or None once every added job has been handed out."""
+    async def next_entry(self) -> Entry | None:
+        """The next resolved entry, or None once every added job has been handed out (and no
+        `Hold` is left)."""
         if self._phase == _NEW:
             raise RuntimeError("iterate inside `async with ib.jobs.waiter() as waiter`")
         await anyio.lowlevel.checkpoint_if_cancelled()
@@ -287,19 +283,22 @@ class Waiter:
             await ready.wait()
         return self._done.popleft()
 
-    def _deliver(self, entry: _Entry) -> None:
+    def _deliver(self, entry: Entry) -> None:
         self._done.append(entry)
+        self._wake_consumer()
+
+    def _wake_consumer(self) -> None:
         if self._ready is not None:
             self._ready.set()
 
-    def _resolve(self, entry: _Entry, status: JobStatus | None, error: BaseException | None) -> None:
+    def _resolve(self, entry: Entry, status: JobStatus | None, error: BaseException | None) -> None:
         entry.state = _DONE
         entry.status = status
         entry.error = error
         self._unresolved -= 1
         self._deliver(entry)
 
-    def _time_out(self, entry: _Entry) -> None:
+    def _time_out(self, entry: Entry) -> None:
         assert entry.job is not None
         last = entry.status
         message = f"job {entry.job.job_id} did not finish within {self._timeout} s"
@@ -309,7 +308,7 @@ class Waiter:
 
     # ------------------------------------------------------------------ scheduling
 
-    def _push(self, entry: _Entry, due: float) -> None:
+    def _push(self, entry: Entry, due: float) -> None:
         entry.state = _QUEUED
         self._seq += 1
         heapq.heappush(self._heap, (due, self._seq, entry))
@@ -375,7 +374,7 @@ class Waiter:
             finally:
                 self._idle += 1
 
-    async def _poll(self, entry: _Entry) -> None:
+    async def _poll(self, entry: Entry) -> None:
         job = entry.job
         assert job is not None
         deadline = entry.deadline
@@ -390,31 +389,31 @@ class Waiter:
         result: tuple[JobStatus, float | None] | None = None
         try:
             if deadline == math.inf:
-                result = await job._poll()
+                result = await job.poll_once()
             else:
                 # The deadline also bounds a poll already in the air.
                 with anyio.CancelScope(deadline=deadline):
-                    result = await job._poll()
+                    result = await job.poll_once()
         except RateLimitError as exc:
-            self._follow_client_backoff(job)
+            self._follow_client_backoff()
             self._rate_limited(entry, exc)
             return
         except Exception as exc:
             # Past the client's retries (or a garbage body): this job's outcome, not everyone's.
-            self._follow_client_backoff(job)
+            self._follow_client_backoff()
             self._resolve(entry, entry.status, exc)
             return
         if result is None:
             self._time_out(entry)
             return
-        self._follow_client_backoff(job)
+        self._follow_client_backoff()
         status, hint = result
         self._rate_strikes = 0
         entry.strikes = 0
         entry.polls += 1
         entry.status = status
         if status.is_final or (self._stop_when_halted and status.is_halted):
-            self._resolve(entry, status, _failure(status) if status.is_final else None)
+            self._resolve(entry, status, failure_of(status) if status.is_final else None)
             return
         now = anyio.current_time()
         if now >= deadline:
@@ -426,14 +425,14 @@ class Waiter:
             delay = hint
         self._push(entry, min(now + delay, deadline))
 
-    def _follow_client_backoff(self, job: Job) -> None:
-        # When _http retried a 429 it set the client-wide not-before; the waiter pauses as well
+    def _follow_client_backoff(self) -> None:
+        # When _http retried a 429 it set the client-wide back-off; the waiter pauses as well
         # instead of handing out polls that would only sleep in _http.
-        not_before = job._client._http._not_before
+        not_before = self._http.backoff_until
         if not_before > self._pause_until:
             self._pause_until = not_before
 
-    def _rate_limited(self, entry: _Entry, exc: RateLimitError) -> None:
+    def _rate_limited(self, entry: Entry, exc: RateLimitError) -> None:
         """A 429 that got past the client's retries slows the whole waiter, not one job."""
         self._rate_strikes += 1
         entry.strikes += 1
@@ -442,7 +441,7 @@ class Waiter:
             return
         pause = exc.retry_after
         if pause is None:
-            retry = self._client.retry
+            retry = self._retry
             pause = min(retry.max_backoff, retry.initial_backoff * 2 ** min(self._rate_strikes - 1, 32))
         now = anyio.current_time()
         self._pause_until = max(self._pause_until, now + pause)
@@ -452,26 +451,10 @@ class Waiter:
         self._push(entry, now)  # due at once; the pause holds it back with every other job
 
 
-async def wait_all(
-    client: AsyncInstabase,
-    jobs: Iterable[Job],
-    *,
-    max_in_flight: int = 32,
-    poll: PollPolicy | None = None,
-    timeout: float | None = None,
-    max_polls_per_second: float | None = None,
-    stop_when_halted: bool = True,
-) -> list[JobOutcome]:
-    """Wait on every job with one waiter; the outcomes in input order (a repeated job gets one each)."""
+async def wait_all(waiter: Waiter, jobs: Iterable[Job]) -> list[JobOutcome]:
+    """Wait on every job with `waiter` (not yet entered); the outcomes in input order (a repeated
+    job gets one each)."""
     job_list = list(jobs)
-    waiter = Waiter(
-        client,
-        max_in_flight=max_in_flight,
-        poll=poll,
-        timeout=timeout,
-        max_polls_per_second=max_polls_per_second,
-        stop_when_halted=stop_when_halted,
-    )
     for job in job_list:
         if not isinstance(job, Job):
             raise TypeError(f"wait_all waits on Job handles, not {type(job).__name__}")
@@ -480,247 +463,9 @@ async def wait_all(
         return []
     async with waiter:
         for index, job in enumerate(job_list):
-            waiter._add(job, index)
-        while (entry := await waiter._next_done()) is not None:
+            waiter.add(job, tag=index)
+        while (entry := await waiter.next_entry()) is not None:
             assert entry.tag is not None
             assert entry.job is not None
             outcomes[entry.tag] = JobOutcome(entry.job, entry.status, entry.error)
-    return _complete(outcomes)
-
-
-def _complete(items: Sequence[Any | None]) -> list[Any]:
-    missing = sum(1 for item in items if item is None)
-    if missing:  # pragma: no cover - an invariant, not a user error
-        raise RuntimeError(f"internal error: {missing} items got no outcome")
-    return list(items)
-
-
-# --------------------------------------------------------------------------- run_many
-
-
-async def run_many(
-    client: AsyncInstabase,
-    requests: Iterable[FlowRunRequest],
-    *,
-    max_running: int = 8,
-    poll: PollPolicy | None = None,
-    timeout: float | None = None,
-    on_outcome: Callable[[RunOutcome], Any] | None = None,
-    progress: Callable[[Progress], Any] | None = None,
-) -> list[RunOutcome]:
-    """Run flows so that at most `max_running` are alive on the server (submitted, not yet
-    ended), starting the next as soon as one ends; one `RunOutcome` per request, in input order.
-
-    Every request is checked before the first is sent. A failed submission is that request's
-    outcome (`job=None`). A job's slot is freed when its wait ends: final, halted, timed out, or
-    its status failing past the retries. Callbacks run one at a time, in completion order;
-    `Progress.failed` counts every outcome that is not `ok` (a halted run included).
-    """
-    _check_positive_int("max_running", max_running)
-    request_list = list(requests)
-    for request in request_list:
-        if not isinstance(request, FlowRunRequest):
-            raise TypeError(f"run_many takes FlowRunRequest items, not {type(request).__name__}")
-        flow_run_body(request)  # ValueError/TypeError now, before anything is sent
-    total = len(request_list)
-    outcomes: list[RunOutcome | None] = [None] * total
-    if not total:
-        return []
-    slots = anyio.Semaphore(max_running)
-    done = failed = 0
-    waiter = Waiter(client, max_in_flight=min(max_running, 32), poll=poll, timeout=timeout)
-
-    async def submit(index: int, request: FlowRunRequest) -> None:
-        try:
-            job = await client.flows.submit(request)
-        except Exception as exc:
-            waiter._inject(index, exc)
-        else:
-            waiter._add(job, index)
-        finally:
-            waiter._release_hold()
-
-    async def feed() -> None:
-        try:
-            for index, request in enumerate(request_list):
-                await slots.acquire()
-                waiter._holds += 1
-                waiter._start_soon(submit, index, request)
-        finally:
-            waiter._release_hold()
-
-    async with waiter:
-        waiter._holds += 1  # the feeder's own: iteration waits until every request is submitted
-        waiter._start_soon(feed)
-        while (entry := await waiter._next_done()) is not None:
-            slots.release()
-            assert entry.tag is not None
-            outcome = RunOutcome(request_list[entry.tag], entry.job, entry.status, entry.error)
-            outcomes[entry.tag] = outcome
-            done += 1
-            failed += not outcome.ok
-            await call_maybe_async(on_outcome, outcome)
-            await call_maybe_async(progress, Progress(done, total, failed))
-    return _complete(outcomes)
-
-
-# --------------------------------------------------------------------------- transfers
-
-
-def _local_path(value: Any) -> Path:
-    if not isinstance(value, str | os.PathLike):
-        raise TypeError(f"a local path must be a str or os.PathLike, not {type(value).__name__}")
-    path = os.fspath(value)
-    if not isinstance(path, str):
-        raise TypeError("a local path must be a str path, not bytes")
-    if not path or "\x00" in path:
-        raise ValueError(f"invalid local path {path!r}")
-    return Path(path)
-
-
-def _pairs(items: Iterable[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
-    pairs = []
-    for item in items:
-        if not isinstance(item, tuple | list) or len(item) != 2:
-            raise TypeError(f"each item must be a (source, target) pair, got {item!r}")
-        pairs.append((item[0], item[1]))
-    return pairs
-
-
-def dir_items(local_dir: Path, remote_dir: str) -> list[tuple[Path, str]]:
-    """Every regular file under `local_dir` (recursively, symlinked folders not followed), sorted,
-    paired with `remote_dir/<its relative posix path>`."""
-    if not isinstance(remote_dir, str) or not remote_dir.strip("/"):
-        raise ValueError(f"remote_dir must name a folder, got {remote_dir!r}")
-    root = Path(local_dir)
-    if not root.is_dir():
-        raise NotADirectoryError(f"{root} is not a directory")
-    found: list[tuple[str, Path]] = []
-    for folder, _dirs, names in os.walk(root):
-        for name in names:
-            path = Path(folder, name)
-            try:
-                regular = stat.S_ISREG(path.stat().st_mode)
-            except OSError:
-                continue  # a dangling symlink, or gone since the listing
-            if regular:
-                found.append((path.relative_to(root).as_posix(), path))
-    found.sort()
-    base = remote_dir.rstrip("/")
-    return [(path, f"{base}/{relative}") for relative, path in found]
-
-
-def _sizes(paths: Sequence[Path]) -> int:
-    total = 0
-    for path in paths:
-        try:
-            total += path.stat().st_size
-        except OSError:
-            pass  # it will be that item's failed outcome
-    return total
-
-
-@asynccontextmanager
-async def _task_scope() -> AsyncIterator[TaskGroup]:
-    """A task group whose children are cancelled when the body ends, and whose body's own
-    exception (a progress callback's, say) propagates unwrapped."""
-    tg = anyio.create_task_group()
-    await tg.__aenter__()
-    try:
-        yield tg
-    finally:
-        tg.cancel_scope.cancel()
-        await tg.__aexit__(None, None, None)
-
-
-async def _transfer_all(
-    count: int,
-    concurrency: int,
-    work: Callable[[int], Awaitable[TransferOutcome]],
-    progress: Callable[[Progress], Any] | None,
-    bytes_total: int | None,
-) -> list[TransferOutcome]:
-    """Run `work(i)` for every index on a fixed pool of `concurrency` workers; progress events
-    are sent from this task, one at a time, in completion order."""
-    outcomes: list[TransferOutcome | None] = [None] * count
-    if not count:
-        return []
-    indexes = iter(range(count))
-    send, receive = anyio.create_memory_object_stream[int](count)
-
-    async def worker() -> None:
-        for index in indexes:  # shared: each index is taken by exactly one worker
-            outcomes[index] = await work(index)
-            send.send_nowait(index)
-
-    done = failed = bytes_done = 0
-    with send, receive:
-        async with _task_scope() as tg:
-            for _ in range(min(concurrency, count)):
-                tg.start_soon(worker)
-            for _ in range(count):
-                outcome = outcomes[await receive.receive()]
-                assert outcome is not None
-                done += 1
-                failed += outcome.error is not None
-                bytes_done += outcome.bytes
-                await call_maybe_async(progress, Progress(done, count, failed, bytes_done, bytes_total))
-    return _complete(outcomes)
-
-
-async def upload_many(
-    files: Files,
-    items: Iterable[tuple[str | os.PathLike[str], str]],
-    *,
-    concurrency: int = 8,
-    overwrite: bool = True,
-    progress: Callable[[Progress], Any] | None = None,
-) -> list[TransferOutcome]:
-    """Upload `(local_path, remote_path)` pairs, `concurrency` at a time, each file streamed in
-    chunks; one outcome per pair, in input order. Every pair is checked before anything is sent;
-    a local file that cannot be read is that pair's failed outcome. `progress` gets an event as
-    each file ends (`bytes_done` counts whole files sent; `bytes_total` is the local sizes)."""
-    _check_positive_int("concurrency", concurrency)
-    if not isinstance(overwrite, bool):
-        raise TypeError("overwrite must be a bool")
-    pairs = [(_local_path(local), remote) for local, remote in _pairs(items)]
-    for _, remote in pairs:
-        encode_path(remote)
-    locals_ = [local for local, _ in pairs]
-    bytes_total = await anyio.to_thread.run_sync(_sizes, locals_) if pairs else 0
-
-    async def work(index: int) -> TransferOutcome:
-        local, remote = pairs[index]
-        try:
-            sent = await files._write(remote, local, overwrite=overwrite)
-        except Exception as exc:
-            return TransferOutcome(os.fspath(local), remote, 0, exc)
-        return TransferOutcome(os.fspath(local), remote, sent)
-
-    return await _transfer_all(len(pairs), concurrency, work, progress, bytes_total)
-
-
-async def download_many(
-    files: Files,
-    items: Iterable[tuple[str, str | os.PathLike[str]]],
-    *,
-    concurrency: int = 8,
-    progress: Callable[[Progress], Any] | None = None,
-) -> list[TransferOutcome]:
-    """Download `(remote_path, local_path)` pairs, `concurrency` at a time; a failed file leaves
-    nothing at its local path. One outcome per pair, in input order; `progress` gets an event as
-    each file ends (`bytes_total` is None: sizes are not asked for up front)."""
-    _check_positive_int("concurrency", concurrency)
-    pairs = [(remote, _local_path(local)) for remote, local in _pairs(items)]
-    for remote, _ in pairs:
-        encode_path(remote)
-
-    async def work(index: int) -> TransferOutcome:
-        remote, local = pairs[index]
-        try:
-            received = await files._download(remote, local)
-        except Exception as exc:
-            return TransferOutcome(remote, os.fspath(local), 0, exc)
-        return TransferOutcome(remote, os.fspath(local), received)
-
-    return await _transfer_all(len(pairs), concurrency, work, progress, None)
+    return filled(outcomes)
