@@ -17,7 +17,7 @@ from ._resources.files import Files
 from ._resources.flows import Flows
 from ._resources.jobs import Jobs
 from ._resources.solutions import Solutions
-from ._validate import positive_int
+from ._validate import header_value, positive_int
 
 __all__ = ["AsyncInstabase"]
 
@@ -39,7 +39,8 @@ class AsyncInstabase:
     appears in a repr, a log record or an exception. `timeout` bounds each HTTP request;
     `max_connections` bounds concurrent requests (more queue in the client, never time out in
     the pool). `transport=` or `http_client=` replace the network (an injected `http_client`
-    stays the caller's to close).
+    stays the caller's to close). `context="my-org"` sends `IB-Context: my-org` on every request
+    (the organization or user context of Instabase's own scripts and SDK).
     """
 
     def __init__(
@@ -55,6 +56,7 @@ class AsyncInstabase:
         http_client: httpx.AsyncClient | None = None,
         headers: Mapping[str, str] | None = None,
         allow_insecure_http: bool = False,
+        context: str | None = None,
     ) -> None:
         base = _instance_root(base_url, allow_insecure_http)
         if not isinstance(token, str) or not token:
@@ -68,6 +70,10 @@ class AsyncInstabase:
             raise ValueError("pass transport or http_client, not both")
         if headers and any(k.lower() == "authorization" for k in headers):
             raise ValueError("pass the token as token=, not as an Authorization header")
+        if context is not None:
+            if headers and any(k.lower() == "ib-context" for k in headers):
+                raise ValueError("pass the context as context= or as an IB-Context header, not both")
+            headers = {**(headers or {}), "IB-Context": header_value("context", context)}
         self._base_url = base
         self._poll = poll or PollPolicy()
         self._http = HTTP(

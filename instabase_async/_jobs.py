@@ -14,6 +14,7 @@ import math
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import quote
 
 import anyio
 import httpx
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Job",
     "Pacer",
+    "file_job",
     "estimate_end",
     "failure_of",
     "parse_v1_status",
@@ -37,6 +39,7 @@ __all__ = [
 
 _TOKEN_VERSION: Final = 1
 _STATUS_PATH: Final = "/api/v1/jobs/status"
+_FILE_JOBS_PATH: Final = "/api/v2/jobs/"
 _DECIDING: Final = {
     "FAILED": JobState.FAILED,
     "CANCELLED": JobState.CANCELLED,
@@ -440,6 +443,13 @@ class Job:
             status_url=status_url,
             output_folder=output_folder if isinstance(output_folder, str) else None,
         )
+
+
+def file_job(client: AsyncInstabase, job_id: str) -> Job:
+    """A file-operation job (copy, extract, delete: type `file`), polled at `GET /api/v2/jobs/<job_id>`;
+    `job_id` must be one path segment (the caller checks)."""
+    url = client._http.url(_FILE_JOBS_PATH + quote(job_id, safe=""))
+    return Job(client, job_id, type="file", status_url=url)
 
 
 def raise_for_outcome(status: JobStatus) -> None:

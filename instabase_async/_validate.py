@@ -19,8 +19,11 @@ __all__ = [
     "flag",
     "local_path",
     "optional_text",
+    "header_value",
     "pairs",
+    "path_segment",
     "positive_int",
+    "source_and_target",
     "strings",
     "text",
 ]
@@ -98,6 +101,33 @@ def file_path(path: Any) -> str:
     except UnicodeEncodeError:
         # A lone surrogate (e.g. from a badly decoded local name) has no UTF-8 form to send.
         raise ValueError(f"invalid file path {path!r}: it is not valid Unicode") from None
+
+
+def source_and_target(src: Any, dst: Any) -> tuple[str, str]:
+    """Two remote paths for a JSON body (checked as `file_path` does, without a leading `/`);
+    `ValueError` when `dst` is `src` or inside it."""
+    file_path(text("src", src))
+    file_path(text("dst", dst))
+    source, target = src.removeprefix("/"), dst.removeprefix("/")
+    if (target + "/").startswith(source + "/"):
+        raise ValueError(f"the destination {dst!r} is {src!r} or inside it")
+    return source, target
+
+
+def path_segment(name: str, value: Any) -> str:
+    """An id that goes into a URL path: one segment, so not `.` or `..` and without `/`."""
+    text(name, value)
+    if value in (".", "..") or "/" in value:
+        raise ValueError(f"{name} must be one path segment, got {value!r}")
+    return str(value)
+
+
+def header_value(name: str, value: Any) -> str:
+    """A non-empty header value on one line (a line break would smuggle another header)."""
+    text(name, value)
+    if "\r" in value or "\n" in value:
+        raise ValueError(f"{name} must be on one line")
+    return str(value)
 
 
 def local_path(value: Any) -> Path:

@@ -22,10 +22,10 @@ from .. import _transfers
 from .._convert import file_info_from_node, http_date
 from .._errors import NotFoundError, ResponseValidationError
 from .._http import decode_json
-from .._jobs import Job
+from .._jobs import Job, file_job
 from .._models import FileInfo, Progress, ServerRetry, TransferOutcome
 from .._transfers import CHUNK_SIZE, WriteData
-from .._validate import file_path, local_path, pairs, positive_int
+from .._validate import file_path, local_path, pairs, path_segment, positive_int, source_and_target
 from ._base import Resource, paginate
 
 __all__ = ["Files"]
@@ -133,17 +133,44 @@ class Files(Resource):
     async def delete(self, path: str) -> Job:
         """Delete a file or folder: a job polled at the URL of the 202's `Location` header."""
         response = await self._http.send("DELETE", self._url(path))
+        return self._started_job(response, f"DELETE {path!r}")
+
+    async def copy(self, src: str, dst: str) -> Job:
+        """Copy a file or a folder (`POST /api/v2/files/copy`): a job, polled at the answer's
+        `Location`, else at `/api/v2/jobs/<job_id>`. A `dst` equal to or inside `src` is a `ValueError`."""
+        return await self._src_dst_job("copy", src, dst)
+
+    async def extract(self, zip_path: str, dst_folder: str) -> Job:
+        """Unpack the zip archive `zip_path` into `dst_folder` (`POST /api/v2/files/extract`): a job,
+        polled like `copy`'s. A `dst_folder` equal to or inside `zip_path` is a `ValueError`."""
+        return await self._src_dst_job("extract", zip_path, dst_folder)
+
+    async def _src_dst_job(self, verb: str, src: str, dst: str) -> Job:
+        source, target = source_and_target(src, dst)
+        body = {"src_path": source, "dst_path": target}
+        response = await self._http.send("POST", self._http.url(f"{_ROOT}/{verb}"), json_body=body)
+        return self._started_job(response, f"{verb} of {src!r}")
+
+    def _started_job(self, response: httpx.Response, what: str) -> Job:
+        """The job a 202 names: at its `Location` (same origin only), else `job_id` of the body."""
         location = response.headers.get("Location")
-        if not location:
+        if location:
+            try:
+                status_url = self._http.same_origin(location)
+            except ValueError as exc:
+                raise ResponseValidationError(f"the job of {what} has a refused Location: {exc}") from None
+            job_id = httpx.URL(status_url).path.rstrip("/").rsplit("/", 1)[-1] or status_url
+            return Job(self._client, job_id, type=None, status_url=status_url)
+        body = decode_json(response) if response.content else None
+        named = body.get("job_id") if isinstance(body, dict) else None
+        if not isinstance(named, str):
             raise ResponseValidationError(
-                f"DELETE {path!r} answered {response.status_code} without a Location"
+                f"{what} answered {response.status_code} with neither a Location nor a job_id"
             )
         try:
-            status_url = self._http.same_origin(location)
+            return file_job(self._client, path_segment("job_id", named))
         except ValueError as exc:
-            raise ResponseValidationError(f"the deletion job's Location is refused: {exc}") from None
-        job_id = httpx.URL(status_url).path.rstrip("/").rsplit("/", 1)[-1] or status_url
-        return Job(self._client, job_id, type=None, status_url=status_url)
+            raise ResponseValidationError(f"the job of {what}: {exc}") from None
 
     async def list(self, folder: str) -> AsyncIterator[FileInfo]:
         """Every entry of a folder (`expect-node-type=folder`), following `start-token` pages."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from .._jobs import Job
+from .._jobs import Job, file_job
 from .._models import JobOutcome, JobStatus, PollPolicy
-from .._validate import optional_text, text
+from .._validate import optional_text, path_segment, text
 from .._waiter import Waiter, wait_all
 from ._base import Resource
 
@@ -31,7 +31,10 @@ class Jobs(Resource):
         self._recent: dict[tuple[str, str | None], Job] = {}
 
     def from_id(self, job_id: str, *, type: str | None = "flow") -> Job:
-        """A handle for a job whose id you know (v1 status API; `type` as the job was started)."""
+        """A handle for a job whose id you know: the v1 status API with `type` as the job was
+        started, or, for `type="file"` (copy, extract, delete), `GET /api/v2/jobs/<job_id>`."""
+        if type == "file":
+            return file_job(self._client, path_segment("job_id", job_id))
         return Job(self._client, text("job_id", job_id), type=optional_text("type", type))
 
     def from_token(self, token: str) -> Job:
