@@ -205,8 +205,8 @@ def test_context_and_an_ib_context_header_together_are_refused() -> None:
 
 @pytest.mark.anyio
 async def test_copy_extract_and_from_id_end_to_end_on_the_fake() -> None:
-    """Against the fake: copy a folder, extract a zip into it, wait on both, and resume a job by id;
-    every request carries the client's IB-Context."""
+    """Against the fake: copy a folder, extract a zip into it, wait on both, resume a job by id,
+    and wait on file jobs in the waiter; every request carries the client's IB-Context."""
     fake = FakeInstabase(job_polls=1)
     fake.write_file("me/r/fs/D/src/a.txt", b"a")
     fake.write_file("me/r/fs/D/suite.zip", zip_bytes({"Suite/": b"", "Suite/b.txt": b"b"}))
@@ -217,9 +217,15 @@ async def test_copy_extract_and_from_id_end_to_end_on_the_fake() -> None:
             first = await copied.wait()
             resumed = ib.jobs.from_id(extracted.job_id, type="file")
             second = await resumed.wait()
+            removed = await ib.files.delete("me/r/fs/D/src")
+            again = await ib.files.copy("me/r/fs/D/dst/a.txt", "me/r/fs/D/copy.txt")
+            outcomes = await ib.jobs.wait_all([removed, again])
     assert first.state is second.state is JobState.COMPLETE
+    assert [outcome.ok for outcome in outcomes] == [True, True]
     assert fake.read_file("me/r/fs/D/dst/a.txt") == b"a"
     assert fake.read_file("me/r/fs/D/dst/unzipped/Suite/b.txt") == b"b"
+    assert fake.read_file("me/r/fs/D/copy.txt") == b"a"
+    assert not fake.exists("me/r/fs/D/src")
     assert {record.headers.get("ib-context") for record in fake.requests} == {"my-org"}
     fake.close()
 

@@ -53,7 +53,7 @@ Jobs (flow and solution runs, deploys, solution deletes, file deletions, copies 
   outcome=None)`` ends one now.
 - Progress (``curProgress`` in the v1 status and the solution-jobs listing), so that tests can
   pin adaptive polling: ``progress="linear"`` (the share of the duration gone by), ``"steps"``
-  (in quarters; ``ProgressShape.in_steps(n)``), ``"late"`` (0 until 90% of the run, then a jump;
+  (in quarters; ``ProgressShape.in_steps(n)``), ``"late"`` (0 until 80% of the run, then a jump;
   ``ProgressShape.late_jump(at)``), ``"none"`` (no ``curProgress`` key at all), or ``"mixed"``
   (each new job takes the next of those four in turn); ``progress_for=lambda job: ...`` decides
   per job. With ``job_seconds`` the share follows the clock, else the polls.

@@ -116,13 +116,13 @@ class ProgressShape:
 
     ``ProgressShape.LINEAR`` (the default): ``curProgress`` is the share of the job's duration
     (seconds or polls) gone by. ``ProgressShape.in_steps(4)``: that share rounded down to quarters.
-    ``ProgressShape.late_jump(0.9)``: 0 until 90% of the duration, then the share.
+    ``ProgressShape.late_jump(0.8)``: 0 until 80% of the duration, then the share.
     ``ProgressShape.NONE``: no ``curProgress`` key at all. A completed job reports 1 (except ``NONE``).
     """
 
     kind: ProgressShapeKind = "linear"
     steps: int = 4
-    jump_at: float = 0.9
+    jump_at: float = 0.8
 
     LINEAR: ClassVar[ProgressShape]
     STEPS: ClassVar[ProgressShape]
@@ -142,7 +142,7 @@ class ProgressShape:
         return cls("steps", steps=steps)
 
     @classmethod
-    def late_jump(cls, at: float = 0.9) -> ProgressShape:
+    def late_jump(cls, at: float = 0.8) -> ProgressShape:
         """Progress that stays 0 until the share ``at`` of the duration, then jumps."""
         return cls("late", jump_at=at)
 
