@@ -188,9 +188,9 @@ class Pacer:
     since the previous poll (not stuck) and since the anchor. When the pace since the anchor and
     the pace since the previous poll disagree (a step, a jump), the later of their two ends is
     aimed at and the anchor moves to the previous poll, so the next estimate measures the new
-    pace. Without a usable estimate, and for good once two aimed polls found the job still
-    running, the plain schedule applies. An aimed delay is never above `maximum`, so a wrong
-    estimate costs at most one maximum interval.
+    pace. An aimed poll that finds the job still running re-anchors too. Without a usable
+    estimate, and for good once two aimed polls missed, the plain schedule applies. An aimed
+    delay is never above `maximum`, so a wrong estimate costs at most one maximum interval.
 
     The first observation may be measured from `origin` (when the waiting began, progress 0):
     right for a job started just before it was waited on, and corrected by the next poll for
@@ -233,8 +233,11 @@ class Pacer:
     def observe(self, now: float, progress: float | None) -> float | None:
         """Take one observation of a job that is not final; the estimated end time when usable."""
         if self._aimed:
+            # The job outlived the estimate: the pace it rested on was wrong (a job already
+            # running when waiting began, a slow end): measure afresh from the previous poll.
             self._aimed = False
             self._misses += 1
+            self._t0, self._p0 = self._t1, self._p1
             if self._misses >= _MAX_MISSES:
                 self._mode = _OFF
         mode = self._mode
@@ -252,9 +255,11 @@ class Pacer:
         end = estimate_end(self._t0, self._p0, now, progress)
         if t1 <= self._t0:
             return end  # the anchor is the previous observation: one estimate, nothing to compare
+        if progress == p1:
+            return None  # stuck since the previous poll
         recent = estimate_end(t1, p1, now, progress)
         if end is None or recent is None:
-            return None  # stuck since the previous poll, or too little to go on
+            return end  # too close to the previous poll to compare: the long view alone
         if abs(end - recent) <= _AGREE_SECONDS + _AGREE_SHARE * (min(end, recent) - now):
             return end
         # The pace changed (a step, a jump): measure the new one from the previous poll, and aim
@@ -387,10 +392,12 @@ class Job:
         self, poll: PollPolicy | None, stop_when_halted: bool, deadline: float
     ) -> AsyncGenerator[JobStatus, None]:
         policy = poll or self._client.poll
+        pacer = Pacer(anyio.current_time())
         previous: tuple[JobState, float | None] | None = None
         polls = 0
         while True:
             status, hint = await self.poll_once()
+            seen = anyio.current_time()
             polls += 1
             key = (status.state, status.progress)
             if key != previous:
@@ -398,10 +405,11 @@ class Job:
                 yield status
             if status.is_final or (stop_when_halted and status.is_halted):
                 return
-            delay = policy.delay(polls)
-            if hint is not None:
-                delay = max(delay, hint)
-            await anyio.sleep(min(delay, max(0.0, deadline - anyio.current_time())))
+            delay = pacer.next_delay(
+                policy, polls, seen, status.progress, hint=hint, remaining=deadline - seen
+            )
+            # Counted from the answer: the time the caller spent on this status is part of the delay.
+            await anyio.sleep(max(0.0, seen + delay - anyio.current_time()))
 
     # ------------------------------------------------------------------ resuming elsewhere
 
