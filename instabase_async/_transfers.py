@@ -338,11 +338,13 @@ async def upload_many(
     headers: Mapping[str, str],
     concurrency: int,
     progress: Callable[[Progress], Any] | None,
+    on_done: Callable[[int, TransferOutcome], Awaitable[None]] | None = None,
 ) -> list[TransferOutcome]:
     """Upload checked `(local_path, url, remote_path)` items, `concurrency` at a time, each file
     streamed in chunks; one outcome per item, in input order. A local file that cannot be read is
     that item's failed outcome. `progress` gets an event as each file ends (`bytes_done` counts
-    whole files sent; `bytes_total` is the local sizes)."""
+    whole files sent; `bytes_total` is the local sizes); `on_done(index, outcome)` is awaited as
+    each file is uploaded whole (a ledger records it then)."""
     bytes_total = await anyio.to_thread.run_sync(_sizes, [local for local, _, _ in items]) if items else 0
 
     async def work(index: int) -> TransferOutcome:
@@ -351,7 +353,10 @@ async def upload_many(
             sent = await upload(http, url, local, headers=headers)
         except Exception as exc:
             return TransferOutcome(os.fspath(local), remote, 0, exc)
-        return TransferOutcome(os.fspath(local), remote, sent)
+        outcome = TransferOutcome(os.fspath(local), remote, sent)
+        if on_done is not None:
+            await on_done(index, outcome)
+        return outcome
 
     return await _transfer_all(len(items), concurrency, work, progress, bytes_total)
 

@@ -172,6 +172,17 @@ async def test_a_closed_workers_jobs_are_adopted_at_once(ledger_url: str) -> Non
             assert [row.key for row in await heir._adopt()] == ["a"]
 
 
+async def test_adoption_can_be_limited_to_the_keys_a_worker_knows(ledger_url: str) -> None:
+    """A worker adopts only requests it was given; the rest stay for a worker that knows them."""
+    with anyio.fail_after(30):
+        async with Ledger(ledger_url, run="r") as heir:
+            async with Ledger(ledger_url, run="r") as first:
+                await first._register(_items("a", "b"))
+                await first._claim(["a", "b"], limit=2, max_running=2)
+            assert [row.key for row in await heir._adopt({"b"})] == ["b"]
+            assert [row.key for row in await heir._adopt()] == ["a"]
+
+
 async def test_unknown_is_set_only_on_submitting_and_a_late_token_resolves_it(ledger_url: str) -> None:
     """`unknown` marks only a request still submitting; its token arriving later makes it running."""
     with anyio.fail_after(30):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -201,6 +202,17 @@ class Ledger:
     async def _record_outcomes(self, items: Sequence[tuple[str, str]], *, state: str = DONE) -> None:
         await self._do(self._backend.record_outcomes, self._run, items, state=state)
 
+    async def _record(
+        self,
+        *,
+        jobs: Sequence[tuple[str, str]] = (),
+        outcomes: Sequence[tuple[str, str]] = (),
+        unknown: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        await self._do(
+            self._backend.record, self._run, self._worker, jobs=jobs, outcomes=outcomes, unknown=unknown
+        )
+
     async def _record_files(self, items: Sequence[tuple[str, str, str]]) -> None:
         await self._do(self._backend.record_files, self._run, items)
 
@@ -215,5 +227,8 @@ class Ledger:
     async def _renew(self) -> None:
         await self._do(self._backend.renew, self._run, self._worker, self._lease)
 
-    async def _adopt(self) -> list[Row]:
-        return await self._do(self._backend.adopt, self._run, self._worker, self._lease)
+    async def _adopt(self, keys: AbstractSet[str] | None = None) -> list[Row]:
+        return await self._do(self._backend.adopt, self._run, self._worker, self._lease, keys)
+
+    async def _retire(self) -> None:
+        await self._do(self._backend.retire, self._run, self._worker)

@@ -20,6 +20,7 @@ import os
 import socket
 import time
 from collections.abc import Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from contextlib import AbstractContextManager
 from typing import Any, Final, Protocol
 
@@ -357,18 +358,7 @@ class Backend:
         A request another worker marked `unknown` meanwhile is resolved by this token too; one
         already running or done keeps what it has.
         """
-        now = time.time()
-        with self._write() as cur:
-            cur.executemany(
-                self._q(
-                    "UPDATE ib_ledger_requests SET state = ?, token = ?, owner = ?, outcome = NULL,"
-                    " updated = ? WHERE run = ? AND key = ? AND state IN (?, ?)"
-                ),
-                [
-                    (RUNNING, token, worker, now, run, key, SUBMITTING, UNKNOWN)
-                    for key, token in sorted(items)
-                ],
-            )
+        self.record(run, worker, jobs=items)
 
     def record_outcomes(self, run: str, items: Sequence[tuple[str, str]], *, state: str = DONE) -> None:
         """The final outcome of each `(key, outcome)`. A `done` request keeps its first outcome.
@@ -376,17 +366,50 @@ class Backend:
         With `state=UNKNOWN`, only requests still `submitting` change (the submission's fate is
         not known); nothing that has a job or an outcome is touched.
         """
+        self.record(run, "", **{"unknown" if state == UNKNOWN else "outcomes": items})
+
+    def record(
+        self,
+        run: str,
+        worker: str,
+        *,
+        jobs: Sequence[tuple[str, str]] = (),
+        outcomes: Sequence[tuple[str, str]] = (),
+        unknown: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        """Jobs, then outcomes, then unknowns, in one transaction (see the two methods above)."""
         now = time.time()
-        allowed = (SUBMITTING,) if state == UNKNOWN else (SUBMITTING, RUNNING, UNKNOWN)
-        marks = ", ".join("?" * len(allowed))
         with self._write() as cur:
-            cur.executemany(
-                self._q(
-                    "UPDATE ib_ledger_requests SET state = ?, outcome = ?, updated = ?"
-                    f" WHERE run = ? AND key = ? AND state IN ({marks})"
-                ),
-                [(state, outcome, now, run, key, *allowed) for key, outcome in sorted(items)],
-            )
+            if jobs:
+                cur.executemany(
+                    self._q(
+                        "UPDATE ib_ledger_requests SET state = ?, token = ?, owner = ?, outcome = NULL,"
+                        " updated = ? WHERE run = ? AND key = ? AND state IN (?, ?)"
+                    ),
+                    [
+                        (RUNNING, token, worker, now, run, key, SUBMITTING, UNKNOWN)
+                        for key, token in sorted(jobs)
+                    ],
+                )
+            if outcomes:
+                cur.executemany(
+                    self._q(
+                        "UPDATE ib_ledger_requests SET state = ?, outcome = ?, updated = ?"
+                        " WHERE run = ? AND key = ? AND state IN (?, ?, ?)"
+                    ),
+                    [
+                        (DONE, text, now, run, key, SUBMITTING, RUNNING, UNKNOWN)
+                        for key, text in sorted(outcomes)
+                    ],
+                )
+            if unknown:
+                cur.executemany(
+                    self._q(
+                        "UPDATE ib_ledger_requests SET state = ?, outcome = ?, updated = ?"
+                        " WHERE run = ? AND key = ? AND state = ?"
+                    ),
+                    [(UNKNOWN, text, now, run, key, SUBMITTING) for key, text in sorted(unknown)],
+                )
 
     def record_files(self, run: str, items: Sequence[tuple[str, str, str]]) -> None:
         """Each `(key, body, outcome)` of an upload, `done`; a file uploaded again replaces its record."""
@@ -436,9 +459,12 @@ class Backend:
         with self._write() as cur:
             self._exec(cur, "DELETE FROM ib_ledger_workers WHERE run = ? AND worker = ?", (run, worker))
 
-    def adopt(self, run: str, worker: str, lease_seconds: float) -> list[Row]:
-        """Take over the `submitting` and `running` requests of workers that are gone: a lease
-        expired, a retired worker, or a dead process on this machine. Renews this worker's lease."""
+    def adopt(
+        self, run: str, worker: str, lease_seconds: float, keys: AbstractSet[str] | None = None
+    ) -> list[Row]:
+        """Take over the `submitting` and `running` requests (among `keys`, if given) of workers
+        that are gone: a lease expired, a retired worker, or a dead process on this machine.
+        Renews this worker's lease."""
         with self._write() as cur:
             self._lock_run(cur, run)
             now = self._now(cur)
@@ -462,7 +488,7 @@ class Backend:
                     " ORDER BY position",
                     (run, *ACTIVE),
                 ).fetchall()
-                if v[-1] not in live
+                if v[-1] not in live and (keys is None or v[0] in keys)
             ]
             if orphans:
                 stamp = time.time()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import builtins
 import json
 import os
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Final, TypeAlias
@@ -20,9 +20,11 @@ import httpx
 
 from .. import _transfers
 from .._convert import file_info_from_node, http_date
+from .._durable import upload_recorded
 from .._errors import NotFoundError, ResponseValidationError
 from .._http import decode_json
 from .._jobs import Job, file_job
+from .._ledger import Ledger
 from .._models import FileInfo, Progress, ServerRetry, TransferOutcome
 from .._transfers import CHUNK_SIZE, WriteData
 from .._validate import file_path, local_path, pairs, path_segment, positive_int, source_and_target
@@ -209,16 +211,39 @@ class Files(Resource):
         concurrency: int = 8,
         overwrite: bool = True,
         progress: Callable[[Progress], Any] | None = None,
+        ledger: Ledger | None = None,
     ) -> builtins.list[TransferOutcome]:
         """Upload `(local_path, remote_path)` pairs, `concurrency` at a time, each file streamed;
         one outcome per pair, in input order. Every pair is checked before anything is sent; a
         local file that cannot be read is that pair's failed outcome. `progress` gets an event as
-        each file ends (`bytes_done` counts whole files sent; `bytes_total` is the local sizes)."""
+        each file ends (`bytes_done` counts whole files sent; `bytes_total` is the local sizes).
+
+        With a `ledger`, each file uploaded whole is recorded (remote path, size, modification
+        time), and a file already recorded unchanged is skipped: a re-run uploads only the rest."""
         positive_int("concurrency", concurrency)
         headers = _write_headers(overwrite)
         checked = [(local_path(local), self._url(remote), remote) for local, remote in pairs(items)]
-        return await _transfers.upload_many(
-            self._http, checked, headers=headers, concurrency=concurrency, progress=progress
+        if ledger is None:
+            return await _transfers.upload_many(
+                self._http, checked, headers=headers, concurrency=concurrency, progress=progress
+            )
+
+        async def upload(
+            indexes: Sequence[int],
+            on_done: Callable[[int, TransferOutcome], Awaitable[None]],
+            report: Callable[[Progress], Any] | None,
+        ) -> builtins.list[TransferOutcome]:
+            return await _transfers.upload_many(
+                self._http,
+                [checked[index] for index in indexes],
+                headers=headers,
+                concurrency=concurrency,
+                progress=report,
+                on_done=on_done,
+            )
+
+        return await upload_recorded(
+            ledger, [(local, remote) for local, _, remote in checked], upload, progress
         )
 
     async def upload_dir(
@@ -229,10 +254,14 @@ class Files(Resource):
         concurrency: int = 8,
         overwrite: bool = True,
         progress: Callable[[Progress], Any] | None = None,
+        ledger: Ledger | None = None,
     ) -> builtins.list[TransferOutcome]:
-        """Upload every file under `local_dir` to the same relative path under `remote_dir`."""
+        """Upload every file under `local_dir` to the same relative path under `remote_dir`
+        (with a `ledger`, skipping files uploaded unchanged, as `upload_many`)."""
         items = await anyio.to_thread.run_sync(_transfers.dir_items, Path(local_dir), remote_dir)
-        return await self.upload_many(items, concurrency=concurrency, overwrite=overwrite, progress=progress)
+        return await self.upload_many(
+            items, concurrency=concurrency, overwrite=overwrite, progress=progress, ledger=ledger
+        )
 
     async def download_many(
         self,

@@ -8,10 +8,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from .._convert import omit_none, process_files_kwargs, require_str, webhook_dict
+from .._durable import run_requests
 from .._http import decode_json
 from .._jobs import Job
+from .._ledger import Ledger
 from .._models import FlowRunRequest, PollPolicy, ProcessFilesSettings, Progress, RunOutcome, WebhookConfig
-from .._runs import run_all
 from .._validate import flag, optional_text, positive_int, strings, text
 from ._base import Resource
 
@@ -142,6 +143,8 @@ class Flows(Resource):
         timeout: float | None = None,
         on_outcome: Callable[[RunOutcome], Any] | None = None,
         progress: Callable[[Progress], Any] | None = None,
+        ledger: Ledger | None = None,
+        resubmit_unknown: bool = False,
     ) -> list[RunOutcome]:
         """Start flow runs so that at most `max_running` are alive on the server (submitted, not
         yet ended), starting the next as soon as one ends; one `RunOutcome` per request, in input
@@ -150,14 +153,24 @@ class Flows(Resource):
         Every request is checked before the first is sent. A failed submission is that request's
         outcome (`job=None`). Callbacks run one at a time, in completion order;
         `Progress.failed` counts every outcome that is not `ok` (a halted run included).
+
+        With a `ledger`, a re-run carries on where a crashed one stopped, and several workers may
+        share the run (see `Ledger`). A run found mid-submit is a `SubmissionUnknownError` outcome
+        (state `unknown`) unless `resubmit_unknown=True` submits it again.
         """
         positive_int("max_running", max_running)
         checked = _flow_requests(requests)
         bodies = [flow_run_body(request) for request in checked]
-        return await run_all(
+
+        async def submit(index: int, job_id: str | None = None) -> Job:
+            return await self._start("run_flow_async", bodies[index])
+
+        return await run_requests(
             self._client,
             checked,
-            lambda index: self._start("run_flow_async", bodies[index]),
+            submit,
+            ledger=ledger,
+            resubmit_unknown=resubmit_unknown,
             max_running=max_running,
             poll=poll,
             timeout=timeout,

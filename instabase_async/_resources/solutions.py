@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import quote
 
 import attrs
 
 from .._convert import omit_none, require_str, run_settings_dict, structure, structure_list
+from .._durable import run_requests
 from .._errors import ResponseValidationError
 from .._http import Params, decode_json
 from .._jobs import Job
-from .._models import RunSettings, Solution, SolutionJob
+from .._ledger import Ledger
+from .._models import PollPolicy, Progress, RunOutcome, RunSettings, Solution, SolutionJob, SolutionRunRequest
 from .._validate import caller_job_id, optional_text, positive_int, text
 from ._base import Resource, paginate, paginate_by_offset
 
@@ -116,15 +118,59 @@ class Solutions(Resource):
         settings: RunSettings | Mapping[str, Any] | None = None,
     ) -> Job:
         """Run a deployed solution by id; the job has type `flow`."""
-        url = self._path(solution_id, "run")
-        body = omit_none(
-            input_dir=text("input_dir", input_dir),
-            output_dir=optional_text("output_dir", output_dir),
-            job_id=caller_job_id(job_id),
-            settings=run_settings_dict(settings),
+        request = SolutionRunRequest(
+            solution_id, input_dir, output_dir=output_dir, job_id=job_id, settings=settings
         )
+        return await self._submit(self._path(solution_id, "run"), solution_run_body(request))
+
+    async def _submit(self, url: str, body: dict[str, Any]) -> Job:
         response = await self._http.send("POST", url, json_body=body)
         return self._job(decode_json(response), "run solution", "flow")
+
+    async def run_many(
+        self,
+        requests: Iterable[SolutionRunRequest],
+        *,
+        max_running: int = 8,
+        poll: PollPolicy | None = None,
+        timeout: float | None = None,
+        on_outcome: Callable[[RunOutcome], Any] | None = None,
+        progress: Callable[[Progress], Any] | None = None,
+        ledger: Ledger | None = None,
+        resubmit_unknown: bool = False,
+    ) -> builtins.list[RunOutcome]:
+        """`flows.run_many` for deployed-solution runs: at most `max_running` alive on the server,
+        one `RunOutcome` per request, in input order.
+
+        With a `ledger`, a request without `job_id` runs under one derived from the run name and
+        its key (recorded before the POST), so a crash mid-submit is resolved by asking the server
+        about that id: a solution run is submitted at most once. `resubmit_unknown` is accepted
+        for symmetry with `flows.run_many`; a solution run is never left unknown.
+        """
+        positive_int("max_running", max_running)
+        checked = builtins.list(requests)
+        for request in checked:
+            if not isinstance(request, SolutionRunRequest):
+                raise TypeError(f"run_many takes SolutionRunRequest items, not {type(request).__name__}")
+        bodies = [solution_run_body(request) for request in checked]  # checks every one first
+        urls = [self._path(request.solution_id, "run") for request in checked]
+
+        async def submit(index: int, job_id: str | None = None) -> Job:
+            body = bodies[index] if job_id is None else {**bodies[index], "job_id": job_id}
+            return await self._submit(urls[index], body)
+
+        return await run_requests(
+            self._client,
+            checked,
+            submit,
+            ledger=ledger,
+            resubmit_unknown=resubmit_unknown,
+            max_running=max_running,
+            poll=poll,
+            timeout=timeout,
+            on_outcome=on_outcome,
+            progress=progress,
+        )
 
     async def run_by_name(
         self,
@@ -206,6 +252,17 @@ class Solutions(Resource):
 
         async for item in paginate_by_offset(page_size, page):
             yield attrs.evolve(item, job=Job(self._client, item.id, type="flow"))
+
+
+def solution_run_body(request: SolutionRunRequest) -> dict[str, Any]:
+    """The JSON body of a solution run, checked before anything is sent (the id is the URL's)."""
+    text("solution_id", request.solution_id)
+    return omit_none(
+        input_dir=text("input_dir", request.input_dir),
+        output_dir=optional_text("output_dir", request.output_dir),
+        job_id=caller_job_id(request.job_id),
+        settings=run_settings_dict(request.settings),
+    )
 
 
 def _get(body: Any, key: str) -> Any:
