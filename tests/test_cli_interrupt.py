@@ -6,9 +6,10 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
-from cli_support import DRIVE, SCRIPT, check_output, cli_env, serving, start
+from cli_support import DRIVE, SCRIPT, check_output, cli_env, run, serving, start
 
 from instabase_async.testing import FakeInstabase
 
@@ -66,3 +67,57 @@ def test_second_sigint_stops_at_once(served: tuple[FakeInstabase, str]) -> None:
     out, err = proc.communicate(timeout=20)  # well before the answer would come
     result = check_output(proc.returncode, out, err)
     assert result.code == 130
+
+
+def test_sigint_then_the_same_command_carries_on_with_the_ledger(
+    served: tuple[FakeInstabase, str], tmp_path: Path
+) -> None:
+    """Ctrl-C mid-run with --ledger exits 130; the same command again polls the runs already
+    sent (never submitting them twice), submits the rest, and `status` shows the run done."""
+    fake, url = served
+    env = cli_env(url)
+    ledger = str(tmp_path / "runs.db")
+    inputs = [f"{DRIVE}/in/batch-{i}" for i in range(6)]  # (runs write their output beside them, in in/out)
+    args = ["run", FLOW, *inputs, "--max-running", "2", "--poll-interval", "0.1"]
+    args += ["--ledger", ledger, "--run", "nightly", "--json"]
+    proc = start(args, env)
+    _wait_for(lambda: fake.jobs_running() == 2 or proc.poll() is not None)  # the rest wait for a slot
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    first = check_output(proc.returncode, out, err)
+    assert first.code == 130, first.err
+    assert first.json() == []  # nothing had finished
+    for job_id in list(fake.jobs):  # the two runs end while nobody watches
+        fake.finish_job(job_id)
+    fake.job_seconds = 0.2
+
+    resumed = run(args, env)
+    assert resumed.code == 0, resumed.err
+    records = resumed.json()
+    assert sorted(r["input_dir"] for r in records) == inputs
+    assert all(r["ok"] for r in records)
+    assert len(fake.requests.filter("flow.run")) == 6  # each input submitted exactly once
+    status = run(["status", "--ledger", ledger, "--run", "nightly", "--json"], env)
+    assert status.code == 0
+    [summary] = status.json()
+    assert summary["run"] == "nightly" and summary["failed"] == []
+    assert summary["states"]["done"] == 6 and sum(summary["states"].values()) == 6
+
+
+def test_upload_with_a_ledger_skips_files_uploaded_unchanged(
+    served: tuple[FakeInstabase, str], tmp_path: Path
+) -> None:
+    """upload --ledger: a second run sends only the file that changed since the first."""
+    fake, url = served
+    env = cli_env(url)
+    for name in ("a.txt", "b.txt", "sub/c.txt"):
+        (tmp_path / "up" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "up" / name).write_text(name)
+    args = ["upload", str(tmp_path / "up"), f"{DRIVE}/kept", "--ledger", str(tmp_path / "up.db")]
+    assert run(args, env).code == 0
+    assert len(fake.requests.filter("files.put")) == 3
+    (tmp_path / "up" / "b.txt").write_text("changed, and longer")
+    again = run([*args, "--json"], env)
+    assert again.code == 0 and len(again.json()) == 3
+    assert len(fake.requests.filter("files.put")) == 4
+    assert fake.read_file(f"{DRIVE}/kept/b.txt") == b"changed, and longer"

@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 import stat
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from instabase_async import (
     Ledger,
     ResponseValidationError,
     RunOutcome,
+    SolutionRunRequest,
     TransferOutcome,
     WaitTimeoutError,
 )
@@ -109,13 +111,14 @@ async def upload(s: Session) -> int:
         s.display.summary(f"nothing to upload: no files under {args.local_dir}", ok=True)
         return EXIT_OK
     started = time.monotonic()
-    async with s.client() as ib:
+    async with s.client() as ib, _ledger(s) as ledger:
         with s.display.transfer("uploading", len(found), sum(size for *_, size in found)) as board:
             s.counts = board.counts
             outcomes = await ib.files.upload_many(
                 [(path, remote) for path, remote, _ in found],
                 concurrency=args.concurrency,
                 progress=board.update,
+                ledger=ledger,
             )
     return _report_transfers(s, "uploaded", outcomes, started)
 
@@ -226,19 +229,47 @@ async def _inputs(ib: AsyncInstabase, given: Iterable[str], parents: Iterable[st
     return unique
 
 
-Starter = Callable[[AsyncInstabase, RunBoard, list[str]], Awaitable[None]]
+@asynccontextmanager
+async def _ledger(s: Session) -> AsyncIterator[Ledger | None]:
+    """The `--ledger F --run NAME` of the command, open for its duration; None without one."""
+    if s.args.ledger is None:
+        if s.args.run != "default":
+            raise UsageError("--run names a run of a ledger: give --ledger F too")
+        yield None
+        return
+    async with Ledger(s.args.ledger, run=s.args.run) as ledger:
+        yield ledger
 
 
-async def _submitting(s: Session, start: Starter) -> int:
-    """Common frame of `run` and `solutions run`: the counting transport, the board, Ctrl-C."""
+OnOutcome = Callable[[RunOutcome], None]
+Submit = Callable[[AsyncInstabase, list[str], OnOutcome, Ledger | None], Awaitable[object]]
+
+
+async def _submitting(s: Session, what: dict[str, str], submit: Submit) -> int:
+    """Common frame of `run` and `solutions run`: the counting transport, the ledger, the board,
+    and Ctrl-C."""
     board_ref: list[RunBoard] = []
     transport = Submissions(lambda: board_ref[0].add_submitted() if board_ref else None)
-    async with s.client(transport=transport) as ib:
+    async with s.client(transport=transport) as ib, _ledger(s) as ledger:
         inputs = await _inputs(ib, s.args.input_dirs, s.args.each_subfolder_of)
         with s.display.runs("running", len(inputs)) as board:
             board_ref.append(board)
-            s.drain, s.counts = transport.drain, board.counts
-            await start(ib, board, inputs)
+            s.counts = board.counts
+            if ledger is None:
+                s.drain = transport.drain
+            else:
+                # Sent before this invocation (a resumed run). No drain: run_many shields each
+                # submission together with its record, so stopping at once loses no answer (and a
+                # submission held back inside that shield would never end).
+                counts = await ledger.summary()
+                board.add_submitted(sum(n for state, n in counts.items() if state != "pending"))
+
+            def on_outcome(outcome: RunOutcome) -> None:
+                input_dir = outcome.request.input_dir
+                record = {**what, "input_dir": input_dir}
+                _job_report(s, board, record, input_dir, outcome.job, outcome.status, outcome.error)
+
+            await submit(ib, inputs, on_outcome, ledger)
     return _run_summary(s, board, "runs")
 
 
@@ -247,46 +278,40 @@ async def run_flows(s: Session) -> int:
     args = s.args
     flow = _remote(args.flow_path)
 
-    async def start(ib: AsyncInstabase, board: RunBoard, inputs: list[str]) -> None:
-        requests = [FlowRunRequest(flow, input_dir) for input_dir in inputs]
-
-        def on_outcome(outcome: RunOutcome) -> None:
-            input_dir = outcome.request.input_dir
-            record = {"flow_path": flow, "input_dir": input_dir}
-            _job_report(s, board, record, input_dir, outcome.job, outcome.status, outcome.error)
-
-        await ib.flows.run_many(
-            requests, max_running=args.max_running, timeout=args.timeout, poll=s.poll(), on_outcome=on_outcome
+    async def submit(
+        ib: AsyncInstabase, inputs: list[str], on_outcome: OnOutcome, ledger: Ledger | None
+    ) -> object:
+        return await ib.flows.run_many(
+            [FlowRunRequest(flow, input_dir) for input_dir in inputs],
+            max_running=args.max_running,
+            timeout=args.timeout,
+            poll=s.poll(),
+            on_outcome=on_outcome,
+            ledger=ledger,
+            resubmit_unknown=args.resubmit_unknown,
         )
 
-    return await _submitting(s, start)
+    return await _submitting(s, {"flow_path": flow}, submit)
 
 
 async def run_solutions(s: Session) -> int:
     """SOLUTION_ID over every input folder, at most --max-running at once."""
     args = s.args
     solution_id = args.solution_id
-    slots = anyio.Semaphore(args.max_running)
 
-    async def start(ib: AsyncInstabase, board: RunBoard, inputs: list[str]) -> None:
-        async def one(input_dir: str) -> None:
-            record = {"solution_id": solution_id, "input_dir": input_dir}
-            job: Job | None = None
-            status: JobStatus | None = None
-            error: BaseException | None = None
-            async with slots:
-                try:
-                    job = await ib.solutions.run(solution_id, input_dir=input_dir)
-                    status = await job.wait(timeout=args.timeout, poll=s.poll(), raise_on_failure=False)
-                except Exception as exc:  # a failed submission or wait is this run's outcome
-                    error = exc
-            _job_report(s, board, record, input_dir, job, status, error)
+    async def submit(
+        ib: AsyncInstabase, inputs: list[str], on_outcome: OnOutcome, ledger: Ledger | None
+    ) -> object:
+        return await ib.solutions.run_many(
+            [SolutionRunRequest(solution_id, input_dir) for input_dir in inputs],
+            max_running=args.max_running,
+            timeout=args.timeout,
+            poll=s.poll(),
+            on_outcome=on_outcome,
+            ledger=ledger,
+        )
 
-        async with anyio.create_task_group() as tg:
-            for input_dir in inputs:
-                tg.start_soon(one, input_dir)
-
-    return await _submitting(s, start)
+    return await _submitting(s, {"solution_id": solution_id}, submit)
 
 
 def _job_from(ib: AsyncInstabase, text: str, job_type: str) -> Job:

@@ -18,7 +18,7 @@ history) and is never printed. --url, --token-file and --json may come before or
 command name.
 
 Exit status: 0 everything succeeded, 1 something failed (the summary says what), 2 usage
-error, 130 interrupted (Ctrl-C).
+error, 130 interrupted (Ctrl-C; with --ledger the same command carries on).
 """
 
 _EXAMPLES = {
@@ -44,6 +44,9 @@ Runs the flow once per input folder, at most --max-running at once on the server
   # every folder under a path: each subfolder of .../in is one input
   instabase-async run "me/repo/fs/Instabase Drive/flow/invoice.ibflow" \\
       --each-subfolder-of "me/repo/fs/Instabase Drive/in" --max-running 16
+
+  # the same, resumable: after Ctrl-C (or a crash) the same command carries on
+  instabase-async run FLOW --each-subfolder-of IN --ledger runs.db --run nightly
 """,
     "solutions run": """\
 Runs a deployed solution once per input folder, at most --max-running at once. Example:
@@ -177,6 +180,15 @@ def _command(
     return parser
 
 
+def _ledger_options(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--ledger", metavar="F", help=f"record {what} in this ledger: a SQLite file or postgresql:// URL"
+    )
+    parser.add_argument(
+        "--run", metavar="NAME", default="default", help="the run's name in the ledger (default: default)"
+    )
+
+
 def _run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "input_dirs",
@@ -202,6 +214,7 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
         "--timeout", type=_seconds, metavar="S", help="give up waiting on a run after S seconds"
     )
     _poll_option(parser)
+    _ledger_options(parser, "each run, so that the same command carries on after Ctrl-C or a crash")
 
 
 def _poll_option(parser: argparse.ArgumentParser) -> None:
@@ -230,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     upload.add_argument(
         "--concurrency", type=_count, default=8, metavar="N", help="files at once (default 8)"
     )
+    _ledger_options(upload, "each file uploaded, so that a re-run skips files uploaded unchanged")
 
     download = _command(sub, "download", "download a file, or a folder recursively", parents)
     download.add_argument("remote_path", metavar="REMOTE_PATH")
@@ -241,6 +255,11 @@ def build_parser() -> argparse.ArgumentParser:
     run = _command(sub, "run", "run a flow over many input folders", parents)
     run.add_argument("flow_path", metavar="FLOW_PATH", help="the .ibflow on Instabase")
     _run_options(run)
+    run.add_argument(
+        "--resubmit-unknown",
+        action="store_true",
+        help="with --ledger: submit again the runs a crash left unknown (sent or not, nobody can tell)",
+    )
 
     solutions = sub.add_parser("solutions", help="deployed solutions: run", parents=parents)
     solutions_sub = solutions.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
