@@ -15,10 +15,12 @@ attributes, which is why the extra pins `httpx-aiohttp` to a version range.
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import aiohttp
+import anyio
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
@@ -28,6 +30,9 @@ __all__ = ["Transport"]
 # 256 KiB lets a download move in bigger reads with fewer pauses, and still bounds what a slow
 # consumer leaves buffered to 512 KiB a connection (32 MiB for 64 connections all streaming).
 _READ_BUFSIZE = 1 << 18
+# A body up to this size is handed to aiohttp whole: the socket's buffer takes it at once.
+_UNWATCHED_BYTES = 1 << 16
+_PIECE = 1 << 20
 
 
 class Transport(AiohttpTransport):
@@ -45,12 +50,18 @@ class Transport(AiohttpTransport):
             ssl=self.ssl_context,
             local_addr=(self.local_address, 0) if self.local_address else None,
         )
-        return aiohttp.ClientSession(
+        session = aiohttp.ClientSession(
             connector=connector,
             cookie_jar=aiohttp.DummyCookieJar(),  # httpx.AsyncClient keeps the cookies
             auto_decompress=False,  # httpx decodes Content-Encoding
             read_bufsize=_READ_BUFSIZE,
         )
+        # aiohttp re-sends an idempotent request on its own when a kept-alive connection drops;
+        # the retry policy alone decides what is sent again, so that is switched off (the one
+        # attribute aiohttp offers for it, listed in its ClientSession.ATTRS).
+        if "_retry_connection" in aiohttp.ClientSession.ATTRS:
+            session._retry_connection = False
+        return session
 
     def _timeout(self, timeout: Mapping[str, float | None]) -> aiohttp.ClientTimeout:
         key = (timeout.get("connect"), timeout.get("read"), timeout.get("pool"))
@@ -62,33 +73,24 @@ class Transport(AiohttpTransport):
         return found
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        session = self.client
-        if not isinstance(session, aiohttp.ClientSession):
-            session = self.client = self.get_client()
         data: Any
         try:
             data = request.content or None
         except httpx.RequestNotRead:
             data = request.stream  # streamed as it is read; aiohttp frames it itself
             request.headers.pop("transfer-encoding", None)
-        proxy = self.proxy
-        try:
-            response = await session.request(
-                request.method,
-                str(request.url),
-                headers=request.headers,
-                data=data,
-                allow_redirects=False,
-                auto_decompress=False,
-                compress=False,
-                timeout=self._timeout(request.extensions.get("timeout") or {}),
-                server_hostname=request.extensions.get("sni_hostname"),
-                proxy=str(proxy.url) if proxy else None,
-                proxy_auth=aiohttp.BasicAuth(*proxy.auth) if proxy and proxy.auth else None,
-                proxy_headers=proxy.headers if proxy else None,
-            )
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            raise _mapped(exc) from exc
+        timeout = request.extensions.get("timeout") or {}
+        write = timeout.get("write")
+        if write is None or (isinstance(data, bytes) and len(data) <= _UNWATCHED_BYTES) or data is None:
+            response = await self._request(request, data, timeout)
+        else:
+            # aiohttp has no write timeout: a server that stops reading would hold the upload
+            # forever. The body is handed over chunk by chunk; each hand-over means the previous
+            # chunk was written, and pushes the deadline on; a stall past `write` seconds ends it.
+            with anyio.CancelScope() as watch:
+                response = await self._request(request, _watched(data, watch, write), timeout)
+            if watch.cancelled_caught:
+                raise httpx.WriteTimeout(f"the server took no body data for {write} s")
         extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
         if response.reason:
             extensions["reason_phrase"] = response.reason.encode()
@@ -99,6 +101,31 @@ class Transport(AiohttpTransport):
             request=request,
             extensions=extensions,
         )
+
+    async def _request(
+        self, request: httpx.Request, data: Any, timeout: Mapping[str, float | None]
+    ) -> aiohttp.ClientResponse:
+        session = self.client
+        if not isinstance(session, aiohttp.ClientSession):
+            session = self.client = self.get_client()
+        proxy = self.proxy
+        try:
+            return await session.request(
+                request.method,
+                str(request.url),
+                headers=request.headers,
+                data=data,
+                allow_redirects=False,
+                auto_decompress=False,
+                compress=False,
+                timeout=self._timeout(timeout),
+                server_hostname=request.extensions.get("sni_hostname"),
+                proxy=str(proxy.url) if proxy else None,
+                proxy_auth=aiohttp.BasicAuth(*proxy.auth) if proxy and proxy.auth else None,
+                proxy_headers=proxy.headers if proxy else None,
+            )
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise _mapped(exc) from exc
 
     async def fetch(
         self, url: str, headers: Mapping[str, str], timeout: Mapping[str, float | None]
@@ -129,6 +156,22 @@ class Transport(AiohttpTransport):
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise _mapped(exc) from exc
         return response.status, response.headers, body
+
+
+async def _watched(data: Any, watch: anyio.CancelScope, seconds: float) -> AsyncIterator[bytes | memoryview]:
+    """`data` (bytes, in 1 MiB pieces, or a stream) for aiohttp to write; `watch` expires once
+    aiohttp has not come back for the next piece for `seconds`, so a stalled upload ends."""
+    chunks = _pieces(data) if isinstance(data, bytes) else data
+    async for chunk in chunks:
+        watch.deadline = anyio.current_time() + seconds
+        yield chunk
+    watch.deadline = math.inf  # all written: the read timeout takes over
+
+
+async def _pieces(data: bytes) -> AsyncIterator[memoryview]:
+    view = memoryview(data)
+    for start in range(0, len(view), _PIECE):
+        yield view[start : start + _PIECE]
 
 
 def _mapped(exc: BaseException) -> httpx.TransportError:

@@ -48,7 +48,7 @@ class AsyncInstabase:
         base_url: str,
         token: str,
         *,
-        timeout: float = DEFAULT_TIMEOUT,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         retry: RetryPolicy | None = None,
         poll: PollPolicy | None = None,
@@ -64,8 +64,7 @@ class AsyncInstabase:
         if any(c in token for c in "\r\n"):
             raise ValueError("token must not contain line breaks")
         positive_int("max_connections", max_connections, wrong_type=ValueError)
-        if timeout is not None and timeout <= 0:
-            raise ValueError(f"timeout must be > 0, got {timeout!r}")
+        _check_timeout(timeout)
         if transport is not None and http_client is not None:
             raise ValueError("pass transport or http_client, not both")
         if headers and any(k.lower() == "authorization" for k in headers):
@@ -181,7 +180,12 @@ def _instance_root(base_url: Any, allow_insecure_http: bool) -> str:
     """The instance's root URL, checked, without a trailing slash."""
     if not isinstance(base_url, str) or not base_url:
         raise ValueError("base_url must be a non-empty URL such as https://www.instabase.com")
-    url = httpx.URL(base_url)
+    try:
+        url = httpx.URL(base_url)
+    except httpx.InvalidURL as exc:
+        raise ValueError(
+            f"base_url is not a valid URL ({exc}): pass the instance root, such as https://www.instabase.com"
+        ) from None
     if url.scheme not in ("http", "https") or not url.host:
         raise ValueError(f"base_url must be an http(s) URL with a host, got {base_url!r}")
     if url.scheme == "http" and not is_loopback(url.host) and not allow_insecure_http:
@@ -191,4 +195,19 @@ def _instance_root(base_url: Any, allow_insecure_http: bool) -> str:
         )
     if url.query or url.fragment:
         raise ValueError("base_url must not have a query or fragment")
-    return str(url.copy_with(query=None, fragment=None)).rstrip("/")
+    root = str(url.copy_with(query=None, fragment=None)).rstrip("/")
+    for api in ("/api/v1", "/api/v2"):
+        if url.path.rstrip("/").endswith(api):
+            # The client adds /api/v1/... itself: this would poll /api/v1/api/v1/...
+            raise ValueError(f"base_url must be the instance root, not its API: pass {root[: -len(api)]!r}")
+    return root
+
+
+def _check_timeout(timeout: Any) -> None:
+    """Seconds (> 0), or an `httpx.Timeout` with connect/read/write/pool apart."""
+    if isinstance(timeout, httpx.Timeout):
+        return
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        raise TypeError(f"timeout must be seconds or an httpx.Timeout, not {type(timeout).__name__}")
+    if not timeout > 0:
+        raise ValueError(f"timeout must be > 0, got {timeout!r}")

@@ -57,28 +57,48 @@ def _ns_to_timedelta(value: Any) -> timedelta | None:
         return None
 
 
+def _out_of_range(value: Any) -> ResponseValidationError:
+    return ResponseValidationError(f"a date out of the range a datetime holds: {_preview(value)}")
+
+
+def _utc(when: datetime, value: Any) -> datetime:
+    """`when` in UTC, whatever offset the server wrote (naive means UTC)."""
+    if when.tzinfo is None:
+        return when.replace(tzinfo=UTC)
+    try:
+        return when.astimezone(UTC)
+    except OverflowError:  # year 9999 with a negative offset, say
+        raise _out_of_range(value) from None
+
+
 def http_date(value: str | None) -> datetime | None:
-    """An HTTP date header as an aware UTC datetime."""
+    """An HTTP date header as an aware UTC datetime; None for one that is not a date."""
     if not value:
         return None
     try:
-        return parsedate_to_datetime(value).astimezone(UTC)
+        when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
+    return _utc(when, value)
 
 
 def _any_time(value: Any) -> datetime | None:
     """A listing's `modified`: epoch (s or ms, guessed by size), ISO 8601 or an HTTP date."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return epoch_to_datetime(value, "ms" if value > 1e11 else "s")
+        try:
+            return datetime.fromtimestamp(value / 1000 if value > 1e11 else value, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            raise _out_of_range(value) from None
     if isinstance(value, str):
         if value.isdigit():
+            if not value.isascii() or len(value) > 20:  # "²", or more digits than any date has
+                raise _out_of_range(value)
             return _any_time(int(value))
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             return http_date(value)
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        return _utc(parsed, value)
     return None
 
 

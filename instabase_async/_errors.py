@@ -153,6 +153,12 @@ class SubmissionUnknownError(InstabaseError):
     """
 
 
+class BodyDecodingError(APIConnectionError, ResponseValidationError):
+    """A body that cannot be decoded as its `Content-Encoding` says (a "gzip" body that is not):
+    a failure of the transfer (`APIConnectionError`) of data the documents do not allow
+    (`ResponseValidationError`), so either `except` catches it."""
+
+
 class JobError(InstabaseError):
     """A waited job did not succeed. `.status` is the last `JobStatus` seen (None if none was)."""
 

@@ -7,13 +7,16 @@ the mapping from status codes to exceptions cannot be forgotten by an endpoint.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import ipaddress
 import json
 import logging
+import math
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any, Final, TypeAlias
 
 import anyio
@@ -22,6 +25,7 @@ import httpx
 from ._errors import (
     APIConnectionError,
     APITimeoutError,
+    BodyDecodingError,
     OperationError,
     ResponseValidationError,
     error_for_status,
@@ -55,6 +59,9 @@ _IDEMPOTENT: Final = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _RETRY_STATUS: Final = frozenset({500, 502, 503, 504})
 _NEVER_SENT: Final = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _MAX_MESSAGE: Final = 500
+_MIN_REDACTED: Final = 8
+# How many streams of any client the current task (and the tasks it started) holds open.
+_STREAMS: ContextVar[int] = ContextVar("instabase_async_open_streams", default=0)
 
 
 def is_loopback(host: str) -> bool:
@@ -109,10 +116,12 @@ def _error_message(body: Any, text: str) -> str:
     return text[:_MAX_MESSAGE] if text else "(no message)"
 
 
-def decode_json(response: httpx.Response) -> Any:
-    """The JSON body of a response, or `ResponseValidationError` naming the call."""
+def decode_json(response: httpx.Response, secret: bytes | None = None) -> Any:
+    """The JSON body of a response, or `ResponseValidationError` naming the call. `secret` (the
+    token), should the server echo it, is redacted first: from then on it is in no value, no
+    model's repr and no error message."""
     try:
-        return json.loads(response.content)
+        return json.loads(_redact(response.content, secret))
     except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise ResponseValidationError(
             f"{response.request.method} {_safe_url(response.request.url)}: the body is not JSON "
@@ -172,7 +181,7 @@ def retry_delay(
     *,
     idempotent: bool,
     replayable: bool,
-    failure: httpx.TransportError | None = None,
+    failure: httpx.RequestError | None = None,
     status: int = 0,
     retry_after: float | None = None,
 ) -> float | None:
@@ -182,6 +191,8 @@ def retry_delay(
     if not replayable or attempt >= policy.max_attempts:
         return None
     if failure is not None:
+        if isinstance(failure, httpx.DecodingError):
+            return None  # the same bytes would come again
         # A request that never left (no connection) is safe to send again whatever its method.
         never_sent = isinstance(failure, _NEVER_SENT)
         return policy.backoff(attempt) if never_sent or idempotent else None
@@ -227,7 +238,7 @@ class HTTP:
         *,
         base_url: str,
         token: str,
-        timeout: float,
+        timeout: float | httpx.Timeout | None,
         max_connections: int,
         retry: RetryPolicy,
         headers: Mapping[str, str] | None,
@@ -238,8 +249,13 @@ class HTTP:
         self.origin = httpx.URL(base_url).copy_with(path="/", query=None, fragment=None)
         self._auth = f"Bearer {token}"
         self._secret = token.encode()
+        # Redacted from successful bodies too, but only a token long enough not to be an
+        # ordinary word of a body (a test's "tok" would turn "token" into "[REDACTED]en").
+        self._body_secret = self._secret if len(self._secret) >= _MIN_REDACTED else None
         self.retry = retry
-        self._timeout = timeout
+        self._timeout = httpx.Timeout(timeout)
+        pool = self._timeout.pool
+        self._pool_timeout = math.inf if pool is None else pool
         self._max_connections = max_connections
         self._transport = transport
         self._headers = dict(headers or {})
@@ -248,6 +264,10 @@ class HTTP:
         self.closed = False
         # Requests queue here, not in httpx's pool, so a burst of thousands never hits PoolTimeout.
         self.limiter = anyio.CapacityLimiter(max_connections)
+        # Requests sent while a stream of the client is open in the same task (a file copied
+        # through the client) draw from this reserve instead, so they never wait on the very
+        # stream they are inside; the transport's pool has room for both.
+        self._reserve = anyio.CapacityLimiter(max_connections)
         # When the server says "slow down" (a 429), no request of this client is sent before this
         # time (anyio's clock); the waiter reads it too, to pause its polling as a whole.
         self.backoff_until = 0.0
@@ -270,7 +290,7 @@ class HTTP:
 
     def _build_client(self) -> httpx.AsyncClient:
         transport = self._transport or default_transport(self._max_connections)
-        client = _Client(transport=transport, timeout=httpx.Timeout(self._timeout), follow_redirects=False)
+        client = _Client(transport=transport, timeout=self._timeout, follow_redirects=False)
         fetch = getattr(transport, "fetch", None)
         if self._transport is None and callable(fetch):
             self._fetch = fetch
@@ -324,12 +344,15 @@ class HTTP:
         headers: Mapping[str, str] | None = None,
         v1: bool = False,
         check_status: bool = True,
+        idempotent: bool | None = None,
     ) -> httpx.Response:
         """Send one request with retries and return its (fully read) response.
 
         Raises the mapped `APIError` for an error status (unless `check_status=False`), and
         `OperationError` for a v1 `{"status": "ERROR"}` body when `v1` is set. `content` is bytes,
         a factory of async iterables (replayed on retry) or one async iterable (sent once).
+        `idempotent=False` treats a PUT that must not happen twice (a create) like a POST; by
+        default GET, HEAD, PUT, DELETE and OPTIONS are idempotent.
         """
         response = await self._attempts(
             method,
@@ -339,6 +362,8 @@ class HTTP:
             self._request_headers(headers, json_body is not None),
             check_status=check_status,
             borrower=None,
+            idempotent=method in _IDEMPOTENT if idempotent is None else idempotent,
+            limiter=self._limiter(),
         )
         if v1:
             self.check_v1(response)
@@ -357,6 +382,7 @@ class HTTP:
         only getting the response head. The connection slot is held until the body is closed."""
         # A borrower per stream lets one task hold a stream and make other calls meanwhile.
         borrower = object()
+        limiter = self._limiter()
         response = await self._attempts(
             method,
             url,
@@ -365,18 +391,23 @@ class HTTP:
             self._request_headers(headers, False),
             check_status=True,
             borrower=borrower,
+            idempotent=method in _IDEMPOTENT,
+            limiter=limiter,
         )
+        inside = _STREAMS.set(_STREAMS.get() + 1)
         try:
             yield response
-        except httpx.TransportError as exc:
+        except (httpx.TransportError, httpx.DecodingError) as exc:
             # The body failed mid-way (reset, timeout): the same error class as any other request.
             raise _connection_error(exc, method, response.request.url, reading=True) from exc
         finally:
+            with contextlib.suppress(ValueError):  # ValueError: closed from another context
+                _STREAMS.reset(inside)
             try:
                 await response.aclose()
             finally:
                 # Held until the body is closed, so open connections never outnumber the pool.
-                self.limiter.release_on_behalf_of(borrower)
+                limiter.release_on_behalf_of(borrower)
 
     def _request_headers(self, headers: Mapping[str, str] | None, is_json: bool) -> dict[str, str]:
         if headers and any(key.lower() == "authorization" for key in headers):
@@ -397,6 +428,8 @@ class HTTP:
         *,
         check_status: bool,
         borrower: object | None,
+        idempotent: bool,
+        limiter: anyio.CapacityLimiter,
     ) -> httpx.Response:
         """Send until a response comes that is not retried; raise the mapped error for a failure.
 
@@ -404,7 +437,6 @@ class HTTP:
         caller to release; without one, the body is read and the slot given back here."""
         client = self.client
         query = _clean_params(params)
-        idempotent = method in _IDEMPOTENT
         attempt = 0
         while True:
             attempt += 1
@@ -417,7 +449,7 @@ class HTTP:
                 headers=headers,
             )
             started = time.perf_counter()
-            outcome = await self._exchange(client, request, borrower, check_status)
+            outcome = await self._exchange(client, request, borrower, check_status, limiter)
             if isinstance(outcome, httpx.Response):
                 if log.isEnabledFor(logging.DEBUG):
                     self._log(request, outcome.status_code, started, attempt)
@@ -430,7 +462,7 @@ class HTTP:
     async def _before_retry(
         self,
         request: httpx.Request,
-        outcome: httpx.Response | httpx.TransportError,
+        outcome: httpx.Response | httpx.RequestError,
         attempt: int,
         *,
         idempotent: bool,
@@ -439,7 +471,7 @@ class HTTP:
         """Wait before the next attempt after a failed one, or raise its mapped error if there is
         none to make. A 429 pauses every request of this client, not just this one."""
         policy = self.retry
-        if isinstance(outcome, httpx.TransportError):
+        if isinstance(outcome, httpx.RequestError):
             where = _safe_url(request.url)
             log.debug(
                 "%s %s failed on attempt %d: %s", request.method, where, attempt, type(outcome).__name__
@@ -468,15 +500,37 @@ class HTTP:
         else:
             await anyio.sleep(delay)
 
+    def _limiter(self) -> anyio.CapacityLimiter:
+        return self._reserve if _STREAMS.get() else self.limiter
+
+    async def _acquire(self, limiter: anyio.CapacityLimiter, holder: object) -> httpx.PoolTimeout | None:
+        """Take a slot for `holder`, waiting at most the pool timeout; the failure if none came."""
+        try:
+            limiter.acquire_on_behalf_of_nowait(holder)
+            return None
+        except anyio.WouldBlock:
+            pass
+        with anyio.move_on_after(self._pool_timeout):
+            await limiter.acquire_on_behalf_of(holder)
+            return None
+        return httpx.PoolTimeout(f"no connection slot came free within {self._pool_timeout} s")
+
     async def _exchange(
-        self, client: httpx.AsyncClient, request: httpx.Request, borrower: object | None, check_status: bool
-    ) -> httpx.Response | httpx.TransportError:
+        self,
+        client: httpx.AsyncClient,
+        request: httpx.Request,
+        borrower: object | None,
+        check_status: bool,
+        limiter: anyio.CapacityLimiter,
+    ) -> httpx.Response | httpx.RequestError:
         """One attempt inside a limiter slot: the response, or the transport's failure.
 
         The slot is kept only for a stream's successful response (the caller's `borrower` then
         holds it until the body is closed); every other body is read and the slot given back."""
         holder = borrower if borrower is not None else object()
-        await self.limiter.acquire_on_behalf_of(holder)
+        no_slot = await self._acquire(limiter, holder)
+        if no_slot is not None:
+            return no_slot
         keep = False
         try:
             # Never follow a redirect, even on an injected client that would: the token goes to
@@ -490,11 +544,11 @@ class HTTP:
             finally:
                 await response.aclose()
             return response
-        except httpx.TransportError as exc:
+        except (httpx.TransportError, httpx.DecodingError) as exc:
             return exc
         finally:
             if not keep:
-                self.limiter.release_on_behalf_of(holder)
+                limiter.release_on_behalf_of(holder)
 
     async def get_json(self, url: httpx.URL, *, v1: bool = False) -> tuple[Any, str | None]:
         """GET a small JSON document (a job's status): its decoded body and `Retry-After` header.
@@ -509,16 +563,22 @@ class HTTP:
         fetch = self._fetch
         if fetch is None or jar:
             response = await self.send("GET", url, v1=v1)
-            return decode_json(response), response.headers.get("Retry-After")
+            return self.json(response), response.headers.get("Retry-After")
         target = str(url)
         attempt = 0
         while True:
             attempt += 1
             await self._wait_backoff()
             started = time.perf_counter()
+            limiter, holder = self._limiter(), object()
             try:
-                async with self.limiter:
+                no_slot = await self._acquire(limiter, holder)
+                if no_slot is not None:
+                    raise no_slot
+                try:
                     status, headers, body = await fetch(target, self._fetch_headers, self._fetch_timeout)
+                finally:
+                    limiter.release_on_behalf_of(holder)
             except httpx.TransportError as failure:
                 # A GET is idempotent and has no body to replay.
                 request = httpx.Request("GET", url)
@@ -530,22 +590,20 @@ class HTTP:
                 if v1 and b"ERROR" in body:
                     self.check_v1(self._response(url, status, headers, body))
                 try:
-                    return json.loads(body), headers.get("Retry-After")
+                    return json.loads(_redact(body, self._body_secret)), headers.get("Retry-After")
                 except (ValueError, RecursionError):
-                    return decode_json(self._response(url, status, headers, body)), None
+                    return self.json(self._response(url, status, headers, body)), None
             try:
                 response = self._response(url, status, headers, body)
             except httpx.DecodingError as exc:
-                raise ResponseValidationError(
-                    f"GET {_safe_url(url)}: the body cannot be decoded: {exc}"
-                ) from exc
+                raise _connection_error(exc, "GET", url) from exc
             self.client.cookies.extract_cookies(response)
             if log.isEnabledFor(logging.DEBUG):
                 self._log(response.request, status, started, attempt)
             if status < 300:
                 if v1:
                     self.check_v1(response)
-                return decode_json(response), response.headers.get("Retry-After")
+                return self.json(response), response.headers.get("Retry-After")
             await self._before_retry(response.request, response, attempt, idempotent=True, replayable=True)
 
     @staticmethod
@@ -567,6 +625,10 @@ class HTTP:
             wait = self.backoff_until - anyio.current_time()
             if wait > 0:
                 await anyio.sleep(wait)
+
+    def json(self, response: httpx.Response) -> Any:
+        """`decode_json` with the token redacted, should the server echo it."""
+        return decode_json(response, self._body_secret)
 
     def check_v1(self, response: httpx.Response) -> None:
         """`check_v1` with the token redacted from the error, should the server echo it."""
@@ -618,10 +680,14 @@ def check_v1(response: httpx.Response, *, secret: bytes | None = None) -> None:
 
 
 def _connection_error(
-    failure: httpx.TransportError, method: str, url: httpx.URL, *, reading: bool = False
+    failure: httpx.RequestError, method: str, url: httpx.URL, *, reading: bool = False
 ) -> APIConnectionError:
-    """The `APIConnectionError` (or `APITimeoutError`) for a transport's failure."""
-    cls = APITimeoutError if isinstance(failure, httpx.TimeoutException) else APIConnectionError
+    """The `APIConnectionError` (or `APITimeoutError`, `BodyDecodingError`) for a failed exchange."""
+    cls: type[APIConnectionError] = APIConnectionError
+    if isinstance(failure, httpx.TimeoutException):
+        cls = APITimeoutError
+    elif isinstance(failure, httpx.DecodingError):
+        cls = BodyDecodingError
     if reading:  # the body failed mid-way (reset, timeout)
         message = f"{type(failure).__name__} while reading the body: {failure or 'the connection was lost'}"
     else:

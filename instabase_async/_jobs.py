@@ -19,7 +19,14 @@ from urllib.parse import quote
 import anyio
 import httpx
 
-from ._errors import JobCancelledError, JobError, JobFailedError, ResponseValidationError, WaitTimeoutError
+from ._errors import (
+    JobCancelledError,
+    JobError,
+    JobFailedError,
+    RateLimitError,
+    ResponseValidationError,
+    WaitTimeoutError,
+)
 from ._http import call_maybe_async, parse_retry_after
 from ._models import JobState, JobStatus, PollPolicy
 
@@ -62,6 +69,8 @@ def _progress(value: Any) -> float | None:
         number = float(value)
     except ValueError:
         return None
+    except OverflowError:  # an integer too large for a float
+        raise ResponseValidationError(f"curProgress is out of range: {str(value)[:40]}...") from None
     if math.isnan(number):
         return None
     return min(1.0, max(0.0, number))
@@ -75,7 +84,16 @@ def _cur_status(body: Mapping[str, Any]) -> Mapping[str, Any]:
             cur = json.loads(cur)
         except ValueError:
             cur = None
+        except RecursionError:  # nested deeper than any status: not the documented shape
+            raise ResponseValidationError("the job's cur_status is nested too deep") from None
     return cur if isinstance(cur, Mapping) else {}
+
+
+def _failed(result: Mapping[str, Any]) -> bool:
+    """A result entry with a status that is not OK (any case); one without a status (a deploy
+    job's `{"deployed_solution_id": ...}`) is no failure."""
+    status = result.get("status")
+    return status is not None and not (isinstance(status, str) and status.upper() == "OK")
 
 
 def _v1_state(cur_state: str | None, state: str | None, failed: bool) -> JobState:
@@ -103,7 +121,7 @@ def parse_v1_status(body: Any, job_id: str) -> JobStatus:
     results: tuple[Mapping[str, Any], ...] = (
         tuple(r for r in raw_results if isinstance(r, Mapping)) if isinstance(raw_results, list) else ()
     )
-    failed_result = next((r for r in results if r.get("status") == "ERROR"), None)
+    failed_result = next((r for r in results if _failed(r)), None)
     state = _v1_state(cur_state, raw_state.upper() if raw_state else None, failed_result is not None)
 
     message: str | None = None
@@ -333,7 +351,20 @@ class Job:
         else:
             body, hint = await http.get_json(self._status_target(), v1=True)
             status = parse_v1_status(body, self.job_id)
-        return status, parse_retry_after(hint) if hint is not None else None
+        if hint is None:
+            return status, None
+        delay = parse_retry_after(hint)
+        cap = http.retry.max_retry_after
+        if delay is not None and delay > cap:
+            # Waited out, it would freeze the wait far past the cap the caller set.
+            raise RateLimitError(
+                f"job {self.job_id}: the server asks to wait {delay:.0f} s, over max_retry_after ({cap} s)",
+                retry_after=delay,
+                status_code=200,
+                method="GET",
+                url=str(self._status_target()),
+            )
+        return status, delay
 
     def _status_target(self) -> httpx.URL:
         """The status URL, parsed once: httpx would otherwise parse and merge it on every poll."""

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ._validate import positive_int
+
 if TYPE_CHECKING:
     from ._jobs import Job
 
@@ -63,8 +65,7 @@ class RetryPolicy:
 
     @max_attempts.validator
     def _check_attempts(self, _attribute: attrs.Attribute[int], value: int) -> None:
-        if value < 1:
-            raise ValueError(f"max_attempts must be >= 1, got {value!r}")
+        positive_int("max_attempts", value, wrong_type=ValueError)
 
     @classmethod
     def disabled(cls) -> RetryPolicy:

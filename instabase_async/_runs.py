@@ -18,7 +18,7 @@ from ._http import call_maybe_async
 from ._jobs import Job
 from ._models import PollPolicy, Progress, RunOutcome
 from ._validate import filled
-from ._waiter import Entry, Hold, Waiter
+from ._waiter import STILL_RUNNING, STOPPED_RUNNING, Entry, Hold, Waiter
 
 if TYPE_CHECKING:
     from ._client import AsyncInstabase
@@ -42,12 +42,16 @@ async def run_capped(
     """For each index, in order: wait for a free slot, `submit(index)`, then wait on its job.
 
     At most `max_running` submissions and jobs are alive at once; a slot is freed when a job's
-    wait ends (final, halted, timed out, its status failing past the retries) or its submission
-    fails. A failing `submit` is that index's outcome (`entry.job` None, `entry.error` set), not
+    wait ends (final, halted, its status failing past the retries) or its submission fails. A
+    job whose wait times out gets its `WaitTimeoutError` outcome at once but keeps its slot,
+    polled at the maximum interval, until the server reports it ended: the cap holds whatever
+    the timeout. A failing `submit` is that index's outcome (`entry.job` None, `entry.error` set), not
     an abort. `deliver` gets every index's entry exactly once; an exception it raises ends the run
     (cancelling what is in the air) and propagates."""
     slots = anyio.Semaphore(max_running)
-    waiter = Waiter(client, max_in_flight=min(max_running, _MAX_POLLERS), poll=poll, timeout=timeout)
+    waiter = Waiter(
+        client, max_in_flight=min(max_running, _MAX_POLLERS), poll=poll, timeout=timeout, linger=True
+    )
 
     async def submit_one(index: int, hold: Hold) -> None:
         with hold:
@@ -69,8 +73,10 @@ async def run_capped(
         # The feeder's own hold: iteration waits until every request has been submitted.
         waiter.start_soon(feed, waiter.hold())
         while (entry := await waiter.next_entry()) is not None:
-            slots.release()
-            await deliver(entry)
+            if entry.kind != STILL_RUNNING:
+                slots.release()
+            if entry.kind != STOPPED_RUNNING:
+                await deliver(entry)
 
 
 async def run_all(

@@ -12,9 +12,10 @@ only once complete.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
+import secrets
 import stat
-import tempfile
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -171,12 +172,14 @@ async def open_upload(data: WriteData, on_bytes: OnBytes = None) -> AsyncIterato
 async def upload(
     http: HTTP, url: str, data: WriteData, *, headers: Mapping[str, str], on_bytes: OnBytes = None
 ) -> int:
-    """`PUT` `data` to `url`; the bytes sent."""
+    """`PUT` `data` to `url`; the bytes sent. A conditional create (`If-None-Match: *`) is not
+    idempotent: once it may have reached the server it is never sent again, as for a POST."""
+    idempotent = "If-None-Match" not in headers
     async with open_upload(data, on_bytes) as body:
-        await http.send("PUT", url, content=body.content, headers={**headers, **body.headers})
-        if isinstance(body.content, bytes):
-            body._count(len(body.content))
-        return body.sent
+        all_headers = {**headers, **body.headers}
+        await http.send("PUT", url, content=body.content, headers=all_headers, idempotent=idempotent)
+        # A body sent whole (at most 1 MiB) is reported with the outcome, not as bytes moving.
+        return len(body.content) if isinstance(body.content, bytes) else body.sent
 
 
 async def download(
@@ -186,7 +189,7 @@ async def download(
     target, renamed over it only once complete, so a failure or cancellation never leaves a
     partial file at `local_path`."""
     target = Path(local_path)
-    fd, temp = await anyio.to_thread.run_sync(_temp_beside, target)
+    fd, temp, made = await anyio.to_thread.run_sync(_temp_beside, target)
     written = 0
     try:
         try:
@@ -201,8 +204,8 @@ async def download(
                     if size >= CHUNK_SIZE or len(pending) >= _MAX_IOV:
                         written += await _flush(fd, pending, size, on_bytes)
                         pending, size = [], 0
-                if pending:
-                    written += await _flush(fd, pending, size, on_bytes)
+                if pending:  # the end: reported with the outcome, not as bytes moving
+                    written += await _flush(fd, pending, size, None)
         finally:
             os.close(fd)
         await anyio.to_thread.run_sync(os.replace, temp, target)
@@ -210,6 +213,9 @@ async def download(
         # Synchronous on purpose: this also runs when cancelled, where awaiting is not possible.
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
+        for folder in reversed(made):  # the folders this call made, deepest first, if still empty
+            with contextlib.suppress(OSError):
+                os.rmdir(folder)
         raise
     return written
 
@@ -239,12 +245,31 @@ def _read_if_small(path: os.PathLike[str]) -> bytes | None:
         return file.read(CHUNK_SIZE + 1)
 
 
-def _temp_beside(target: Path) -> tuple[int, str]:
-    """An open temporary file in the target's folder (created if need be), so the final rename is atomic."""
+def _temp_beside(target: Path) -> tuple[int, str, list[Path]]:
+    """An open temporary file in the target's folder, so the final rename is atomic; the folder
+    is made if need be, and the folders made are returned (to remove them again on failure).
+
+    The file gets the permissions `open(path, "wb")` would give (0o666 less the umask), not
+    mkstemp's 0o600: it becomes the user's file."""
     if target.is_dir():
         raise IsADirectoryError(f"{target} is a directory")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    return tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    made: list[Path] = []
+    folder = target.parent.absolute()
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # made meanwhile by another download
+            folder.mkdir()
+            made.append(folder)
+    for _ in range(100):
+        temp = os.path.join(target.parent, f".{target.name}.{secrets.token_hex(6)}.part")
+        try:
+            return os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), temp, made
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {target}")  # pragma: no cover
 
 
 # --------------------------------------------------------------------------- many files
@@ -299,34 +324,47 @@ async def _task_scope() -> AsyncIterator[TaskGroup]:
 async def _transfer_all(
     count: int,
     concurrency: int,
-    work: Callable[[int], Awaitable[TransferOutcome]],
+    work: Callable[[int, OnBytes], Awaitable[TransferOutcome]],
     progress: Callable[[Progress], Any] | None,
     bytes_total: int | None,
 ) -> list[TransferOutcome]:
-    """Run `work(i)` for every index on a fixed pool of `concurrency` workers; progress events
-    are sent from this task, one at a time, in completion order."""
+    """Run `work(i, on_bytes)` for every index on a fixed pool of `concurrency` workers.
+
+    Progress events are sent from this task, one at a time: as a large file's bytes move (what
+    `on_bytes` reports mid-file), and as each file ends, when `bytes_done` is set right (a failed
+    file's bytes taken back), so the last event counts the bytes of the files that succeeded."""
     outcomes: list[TransferOutcome | None] = [None] * count
     if not count:
         return []
     indexes = iter(range(count))
-    send, receive = anyio.create_memory_object_stream[int](count)
+    # (index, bytes moved) as bytes move, (index, None) once a file has its outcome.
+    send, receive = anyio.create_memory_object_stream[tuple[int, int | None]](math.inf)
+
+    def reporter(index: int) -> OnBytes:
+        return None if progress is None else lambda n: send.send_nowait((index, n))
 
     async def worker() -> None:
         for index in indexes:  # shared: each index is taken by exactly one worker
-            outcomes[index] = await work(index)
-            send.send_nowait(index)
+            outcomes[index] = await work(index, reporter(index))
+            send.send_nowait((index, None))
 
     done = failed = bytes_done = 0
+    moved = [0] * count if progress is not None else []
     with send, receive:
         async with _task_scope() as tg:
             for _ in range(min(concurrency, count)):
                 tg.start_soon(worker)
-            for _ in range(count):
-                outcome = outcomes[await receive.receive()]
-                assert outcome is not None
-                done += 1
-                failed += outcome.error is not None
-                bytes_done += outcome.bytes
+            while done < count:
+                index, n = await receive.receive()
+                if n is not None:
+                    moved[index] += n
+                    bytes_done += n
+                else:
+                    outcome = outcomes[index]
+                    assert outcome is not None
+                    done += 1
+                    failed += outcome.error is not None
+                    bytes_done += outcome.bytes - (moved[index] if moved else 0)
                 await call_maybe_async(progress, Progress(done, count, failed, bytes_done, bytes_total))
     return filled(outcomes)
 
@@ -347,10 +385,10 @@ async def upload_many(
     each file is uploaded whole (a ledger records it then)."""
     bytes_total = await anyio.to_thread.run_sync(_sizes, [local for local, _, _ in items]) if items else 0
 
-    async def work(index: int) -> TransferOutcome:
+    async def work(index: int, on_bytes: OnBytes) -> TransferOutcome:
         local, url, remote = items[index]
         try:
-            sent = await upload(http, url, local, headers=headers)
+            sent = await upload(http, url, local, headers=headers, on_bytes=on_bytes)
         except Exception as exc:
             return TransferOutcome(os.fspath(local), remote, 0, exc)
         outcome = TransferOutcome(os.fspath(local), remote, sent)
@@ -373,10 +411,10 @@ async def download_many(
     file leaves nothing at its local path. One outcome per item, in input order; `progress` gets
     an event as each file ends (`bytes_total` is None: sizes are not asked for up front)."""
 
-    async def work(index: int) -> TransferOutcome:
+    async def work(index: int, on_bytes: OnBytes) -> TransferOutcome:
         remote, url, local = items[index]
         try:
-            received = await download(http, url, local, params=params)
+            received = await download(http, url, local, params=params, on_bytes=on_bytes)
         except Exception as exc:
             return TransferOutcome(remote, os.fspath(local), 0, exc)
         return TransferOutcome(remote, os.fspath(local), received)

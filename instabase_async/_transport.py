@@ -40,7 +40,9 @@ def fast_transport_available() -> bool:
 
 def default_transport(max_connections: int) -> httpx.AsyncBaseTransport:
     """The best transport for the running event loop."""
-    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+    # Twice the client's cap: requests made inside an open stream (a file copied through the
+    # client) have a reserve of slots of their own in `_http`, and connections to match.
+    limits = httpx.Limits(max_connections=2 * max_connections, max_keepalive_connections=max_connections)
     if fast_transport_available():
         # Imported here, not at the top: the extra is optional, and aiohttp costs ~0.1 s to import.
         from ._aiohttp import Transport

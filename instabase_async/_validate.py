@@ -17,6 +17,7 @@ __all__ = [
     "file_path",
     "filled",
     "flag",
+    "folder_path",
     "local_path",
     "optional_text",
     "header_value",
@@ -128,6 +129,12 @@ def header_value(name: str, value: Any) -> str:
     if "\r" in value or "\n" in value:
         raise ValueError(f"{name} must be on one line")
     return str(value)
+
+
+def folder_path(path: Any) -> str:
+    """`file_path` for a folder: one trailing `/` is ignored as well."""
+    text("path", path)
+    return file_path(path[:-1] if len(path) > 1 and path.endswith("/") else path)
 
 
 def local_path(value: Any) -> Path:

@@ -50,13 +50,19 @@ from ._validate import filled, positive_int
 if TYPE_CHECKING:
     from ._client import AsyncInstabase
 
-__all__ = ["Entry", "Hold", "Waiter", "wait_all"]
+__all__ = ["OUTCOME", "STILL_RUNNING", "STOPPED_RUNNING", "Entry", "Hold", "Waiter", "wait_all"]
 
 # Entry states. An entry is in the heap only while QUEUED; one taken out by a timeout while in the
 # heap stays there, stale, until the scheduler pops and skips it (cheaper than a heap removal).
 _QUEUED: Final = 0
 _IN_FLIGHT: Final = 1
 _DONE: Final = 2
+
+# What a handed-out entry is (Entry.kind). Only a waiter made with linger=True hands out the
+# last two: a bulk run keeps a timed-out job's slot until the server says the job has ended.
+OUTCOME: Final = 0
+STILL_RUNNING: Final = 1
+STOPPED_RUNNING: Final = 2
 
 # Waiter phases. While CLOSING, the waiter's own tasks are being cancelled; one of them may still
 # finish a submission whose answer landed in the same step as the cancellation, and its add() is
@@ -75,7 +81,7 @@ class Entry:
     """One added job (or a ready-made failure): small on purpose, since a waiter may hold tens of
     thousands. Once handed out by `next_entry`, `tag`, `job`, `status` and `error` are its outcome."""
 
-    __slots__ = ("deadline", "error", "job", "polls", "state", "status", "strikes", "tag")
+    __slots__ = ("deadline", "error", "job", "kind", "polls", "state", "status", "strikes", "tag")
 
     def __init__(self, job: Job | None, tag: int | None, deadline: float) -> None:
         self.job = job
@@ -86,6 +92,9 @@ class Entry:
         self.status: JobStatus | None = None  # the last status seen
         self.error: BaseException | None = None
         self.strikes = 0  # consecutive RateLimitErrors on this job
+        # OUTCOME; or, in a lingering waiter, STILL_RUNNING (a timed-out job's outcome, the job
+        # still polled) and then STOPPED_RUNNING (that job has ended: a notice, no outcome).
+        self.kind = OUTCOME
 
 
 class Hold:
@@ -139,6 +148,7 @@ class Waiter:
         timeout: float | None = None,
         max_polls_per_second: float | None = None,
         stop_when_halted: bool = True,
+        linger: bool = False,
     ) -> None:
         positive_int("max_in_flight", max_in_flight)
         if poll is not None and not isinstance(poll, PollPolicy):
@@ -156,6 +166,7 @@ class Waiter:
         self._timeout = timeout
         self._interval = 1.0 / max_polls_per_second if max_polls_per_second else 0.0
         self._stop_when_halted = stop_when_halted
+        self._linger = linger  # keep polling a timed-out job (at the maximum interval) until it ends
 
         self._phase = _NEW
         self._heap: list[tuple[float, int, Entry]] = []
@@ -293,6 +304,11 @@ class Waiter:
 
     def _resolve(self, entry: Entry, status: JobStatus | None, error: BaseException | None) -> None:
         entry.state = _DONE
+        if entry.kind == STILL_RUNNING:
+            # A lingering job has ended (or its status failed): its outcome went out already.
+            entry.kind = STOPPED_RUNNING
+            self._deliver(entry)
+            return
         entry.status = status
         entry.error = error
         self._unresolved -= 1
@@ -304,7 +320,21 @@ class Waiter:
         message = f"job {entry.job.job_id} did not finish within {self._timeout} s"
         if last is not None:
             message += f" (last state {last.state})"
-        self._resolve(entry, last, WaitTimeoutError(message, last))
+        error = WaitTimeoutError(message, last)
+        if not self._linger:
+            self._resolve(entry, last, error)
+            return
+        # The outcome goes out now; the job itself stays, polled at the maximum interval.
+        outcome = Entry(entry.job, entry.tag, entry.deadline)
+        outcome.state = _DONE
+        outcome.status = last
+        outcome.error = error
+        outcome.kind = STILL_RUNNING
+        entry.kind = STILL_RUNNING
+        self._unresolved -= 1
+        self._deliver(outcome)
+        if entry.state != _QUEUED:
+            self._push(entry, anyio.current_time() + self._policy.maximum)
 
     # ------------------------------------------------------------------ scheduling
 
@@ -326,9 +356,11 @@ class Waiter:
         while True:
             now = anyio.current_time()
             # Time out whatever expired while queued; one being polled is the poller's to end.
-            while deadlines and (deadlines[0].state == _DONE or deadlines[0].deadline <= now):
+            while deadlines and (
+                deadlines[0].state == _DONE or deadlines[0].kind != OUTCOME or deadlines[0].deadline <= now
+            ):
                 expired = deadlines.popleft()
-                if expired.state == _QUEUED:
+                if expired.state == _QUEUED and expired.kind == OUTCOME:
                     self._time_out(expired)
             while heap and heap[0][2].state != _QUEUED:
                 heapq.heappop(heap)
@@ -377,7 +409,7 @@ class Waiter:
     async def _poll(self, entry: Entry) -> None:
         job = entry.job
         assert job is not None
-        deadline = entry.deadline
+        deadline = entry.deadline if entry.kind == OUTCOME else math.inf
         now = anyio.current_time()
         if now >= deadline:
             self._time_out(entry)
@@ -419,7 +451,7 @@ class Waiter:
         if now >= deadline:
             self._time_out(entry)
             return
-        delay = self._policy.delay(entry.polls)
+        delay = self._policy.delay(entry.polls) if entry.kind == OUTCOME else self._policy.maximum
         if hint is not None and hint > delay:
             # A Retry-After on a successful answer is about this job, as in Job.wait.
             delay = hint
@@ -436,7 +468,9 @@ class Waiter:
         """A 429 that got past the client's retries slows the whole waiter, not one job."""
         self._rate_strikes += 1
         entry.strikes += 1
-        if entry.strikes >= _MAX_RATE_LIMITED:
+        too_long = exc.retry_after is not None and exc.retry_after > self._retry.max_retry_after
+        if entry.strikes >= _MAX_RATE_LIMITED or too_long:
+            # A pause over the cap is never waited out: it is this job's outcome instead.
             self._resolve(entry, entry.status, exc)
             return
         pause = exc.retry_after
@@ -445,7 +479,7 @@ class Waiter:
             pause = min(retry.max_backoff, retry.initial_backoff * 2 ** min(self._rate_strikes - 1, 32))
         now = anyio.current_time()
         self._pause_until = max(self._pause_until, now + pause)
-        if now >= entry.deadline:
+        if entry.kind == OUTCOME and now >= entry.deadline:
             self._time_out(entry)
             return
         self._push(entry, now)  # due at once; the pause holds it back with every other job

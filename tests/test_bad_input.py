@@ -225,6 +225,8 @@ CASES: list[tuple[str, type[Exception], Case]] = [
         (f"files.{name} path {p!r}", ValueError, _path_case(call, p))
         for name, call in _PATH_CALLS.items()
         for p in BAD_PATHS
+        # A trailing '/' on a folder path is ignored where a folder is meant (SPEC "Files").
+        if not (p == "a/b/" and name in ("list", "mkdir"))
     ],
     ("files.read range negative", ValueError, lambda c: c.ib.files.read(FILE, range=(-1, 5))),
     ("files.read range end < start", ValueError, lambda c: c.ib.files.read(FILE, range=(5, 4))),

@@ -491,6 +491,8 @@ async def test_bad_file_paths_raise_before_any_request(
     router.route().respond(200, json={"nodes": []})
     async with client() as ib:
         for path in BAD_PATHS:
+            if path == "a/b/" and op in ("list", "mkdir"):
+                continue  # a trailing '/' on a folder path is ignored (SPEC "Files")
             with pytest.raises(ValueError):
                 await FILE_OPS[op](ib, path, tmp_path)
     assert router.calls.call_count == 0

@@ -26,6 +26,7 @@ from instabase_async import (
     PollPolicy,
     PreconditionFailedError,
     RetryPolicy,
+    ServerError,
 )
 from instabase_async.testing import FakeInstabase, FakeJob, Outcome
 
@@ -216,8 +217,9 @@ async def soak_uploads(fake: FakeInstabase, tmp_path: Path, count: int, bound: f
     for (path, remote), outcome in zip(items, outcomes, strict=True):
         assert (outcome.source, outcome.target) == (os.fspath(path), remote)
         if remote in seeded:
-            # overwrite=False never clobbers: the pre-seeded file is untouched and the outcome says why.
-            assert isinstance(outcome.error, PreconditionFailedError)
+            # overwrite=False never clobbers: the pre-seeded file is untouched and the outcome says
+            # why (or is the fault that stopped the one attempt a conditional create gets).
+            assert isinstance(outcome.error, PreconditionFailedError | ServerError | APIConnectionError)
             assert fake.read_file(remote) == seeded[remote]
         elif outcome.ok:
             assert fake.read_file(remote) == path.read_bytes()
@@ -226,9 +228,12 @@ async def soak_uploads(fake: FakeInstabase, tmp_path: Path, count: int, bound: f
             # Reported failed, never silently skipped.
             assert isinstance(outcome.error, InstabaseError), repr(outcome.error)
             failed += 1
-    assert failed <= 2
     puts = fake.requests.filter("files.put", method="PUT")
-    assert sum(1 for r in puts if r.faulted) > count // 20
+    faulted = sum(1 for r in puts if r.faulted)
+    # A conditional create (overwrite=False) that may have reached the server is not sent again
+    # (SPEC "Edges that must hold"): only such a fault fails a file, a 429 is retried.
+    assert failed <= faulted
+    assert faulted > count // 20
 
 
 @pytest.mark.anyio

@@ -63,11 +63,11 @@ async def test_create_puts_path_and_handler(router: respx.MockRouter) -> None:
 
 @pytest.mark.anyio
 async def test_endpoint_id_is_one_encoded_segment(router: respx.MockRouter) -> None:
-    """An endpoint id is percent-encoded as one path segment."""
-    route = router.get(path__startswith=f"{ROOT}/").respond(200, json={"id": "a b/c"})
+    """An endpoint id is percent-encoded as one path segment ('/' is refused: SPEC "Edges")."""
+    route = router.get(path__startswith=f"{ROOT}/").respond(200, json={"id": "a b?c"})
     async with client() as ib:
-        await ib.endpoints.get("a b/c")
-    assert raw_path(route.calls.last.request) == f"{ROOT}/a%20b%2Fc"
+        await ib.endpoints.get("a b?c")
+    assert raw_path(route.calls.last.request) == f"{ROOT}/a%20b%3Fc"
 
 
 @pytest.mark.anyio

@@ -147,13 +147,13 @@ async def test_get_with_only_id(router: respx.MockRouter) -> None:
 
 @pytest.mark.anyio
 async def test_solution_id_is_percent_encoded(router: respx.MockRouter) -> None:
-    """A solution id is one path segment: a space is %20 and '/' is %2F."""
+    """A solution id is one path segment: a space is %20, '?' %3F and '#' %23 ('/' is refused)."""
     route = router.get(path__regex=r"^/api/v2/solutions/deployed/.*").respond(
         200, json={"solution": {"id": "x"}}
     )
     async with client() as ib:
-        await ib.solutions.get("a b/c#d")
-    assert raw_path(route.calls.last.request) == f"{ROOT}/a%20b%2Fc%23d"
+        await ib.solutions.get("a b?c#d")
+    assert raw_path(route.calls.last.request) == f"{ROOT}/a%20b%3Fc%23d"
 
 
 @pytest.mark.anyio

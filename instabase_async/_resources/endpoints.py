@@ -12,9 +12,9 @@ import httpx
 
 from .._convert import omit_none, require_str, structure, structure_list
 from .._errors import ResponseValidationError
-from .._http import Params, decode_json
+from .._http import Params
 from .._models import HttpEndpoint
-from .._validate import flag, optional_text, positive_int, text
+from .._validate import flag, optional_text, path_segment, positive_int, text
 from ._base import Resource, paginate_by_offset
 
 __all__ = ["Endpoints"]
@@ -38,8 +38,7 @@ class Endpoints(Resource):
     __slots__ = ()
 
     def _url(self, endpoint_id: str) -> str:
-        text("endpoint_id", endpoint_id)
-        return self._http.url(f"{_ROOT}/{quote(endpoint_id, safe='')}")
+        return self._http.url(f"{_ROOT}/{quote(path_segment('endpoint_id', endpoint_id), safe='')}")
 
     async def create(self, endpoint_id: str, *, path: str, handler_script_path: str) -> str:
         """Create an endpoint at `/u/<path>` (`PUT <id>`); returns its id."""
@@ -48,13 +47,14 @@ class Endpoints(Resource):
             "path": endpoint_path(path),
             "handler_script_path": text("handler_script_path", handler_script_path),
         }
-        response = await self._http.send("PUT", url, json_body=body, v1=True)
-        return require_str(decode_json(response), "id", "create endpoint")
+        # A create: answered "exists already" if sent again after it arrived, so never re-sent.
+        response = await self._http.send("PUT", url, json_body=body, v1=True, idempotent=False)
+        return require_str(self._http.json(response), "id", "create endpoint")
 
     async def get(self, endpoint_id: str) -> HttpEndpoint:
         """One endpoint's path, handler and state."""
         response = await self._http.send("GET", self._url(endpoint_id), v1=True)
-        return structure(decode_json(response), HttpEndpoint, "HTTP endpoint")
+        return structure(self._http.json(response), HttpEndpoint, "HTTP endpoint")
 
     async def update(
         self,
@@ -74,7 +74,7 @@ class Endpoints(Resource):
         if not body:
             raise ValueError("update needs at least one of path, handler_script_path, enabled")
         response = await self._http.send("PATCH", url, json_body=body, v1=True)
-        answer = decode_json(response)
+        answer = self._http.json(response)
         return (
             require_str(answer, "id", "update endpoint")
             if isinstance(answer, Mapping) and "id" in answer
@@ -106,7 +106,7 @@ class Endpoints(Resource):
 
         async def page(offset: int) -> builtins.list[HttpEndpoint]:
             params: Params = {**filters, "offset": offset, "limit": page_size}
-            body = decode_json(await http.send("GET", http.url(_ROOT + "/list"), params=params, v1=True))
+            body = self._http.json(await http.send("GET", http.url(_ROOT + "/list"), params=params, v1=True))
             if not isinstance(body, Mapping):
                 raise ResponseValidationError("the endpoint list is not a JSON object")
             return structure_list(body.get("endpoints", []), HttpEndpoint, "HTTP endpoint", "endpoints")

@@ -22,12 +22,19 @@ from .. import _transfers
 from .._convert import file_info_from_node, http_date
 from .._durable import upload_recorded
 from .._errors import NotFoundError, ResponseValidationError
-from .._http import decode_json
 from .._jobs import Job, file_job
 from .._ledger import Ledger
 from .._models import FileInfo, Progress, ServerRetry, TransferOutcome
 from .._transfers import CHUNK_SIZE, WriteData
-from .._validate import file_path, local_path, pairs, path_segment, positive_int, source_and_target
+from .._validate import (
+    file_path,
+    folder_path,
+    local_path,
+    pairs,
+    path_segment,
+    positive_int,
+    source_and_target,
+)
 from ._base import Resource, paginate
 
 __all__ = ["Files"]
@@ -163,7 +170,7 @@ class Files(Resource):
                 raise ResponseValidationError(f"the job of {what} has a refused Location: {exc}") from None
             job_id = httpx.URL(status_url).path.rstrip("/").rsplit("/", 1)[-1] or status_url
             return Job(self._client, job_id, type=None, status_url=status_url)
-        body = decode_json(response) if response.content else None
+        body = self._http.json(response) if response.content else None
         named = body.get("job_id") if isinstance(body, dict) else None
         if not isinstance(named, str):
             raise ResponseValidationError(
@@ -175,12 +182,13 @@ class Files(Resource):
             raise ResponseValidationError(f"the job of {what}: {exc}") from None
 
     async def list(self, folder: str) -> AsyncIterator[FileInfo]:
-        """Every entry of a folder (`expect-node-type=folder`), following `start-token` pages."""
-        url = self._url(folder)
+        """Every entry of a folder (`expect-node-type=folder`), following `start-token` pages; a
+        trailing `/` on `folder` is ignored."""
+        url = self._http.url(f"{_ROOT}/{folder_path(folder)}")
 
         async def page(token: str) -> tuple[builtins.list[FileInfo], str | None]:
             params = {"expect-node-type": "folder", "start-token": token or None}
-            body = decode_json(await self._http.send("GET", url, params=params))
+            body = self._http.json(await self._http.send("GET", url, params=params))
             if not isinstance(body, dict) or not isinstance(body.get("nodes"), builtins.list):
                 raise ResponseValidationError(f"the listing of {folder!r} has no 'nodes' list")
             has_more = body.get("has_more")
@@ -194,8 +202,9 @@ class Files(Resource):
             yield info
 
     async def mkdir(self, path: str) -> None:
-        """Create a folder (`POST <parent>` with `{"name", "node_type": "folder"}`)."""
-        encoded = file_path(path)
+        """Create a folder (`POST <parent>` with `{"name", "node_type": "folder"}`); a trailing
+        `/` is ignored."""
+        encoded = folder_path(path)
         parent, _, _ = encoded.rpartition("/")
         name = path.rstrip("/").rsplit("/", 1)[-1]
         http = self._http

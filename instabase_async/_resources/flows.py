@@ -9,7 +9,6 @@ from typing import Any, Final
 
 from .._convert import omit_none, process_files_kwargs, require_str, webhook_dict
 from .._durable import run_requests
-from .._http import decode_json
 from .._jobs import Job
 from .._ledger import Ledger
 from .._models import FlowRunRequest, PollPolicy, ProcessFilesSettings, Progress, RunOutcome, WebhookConfig
@@ -30,7 +29,7 @@ class Flows(Resource):
     async def _start(self, endpoint: str, body: dict[str, Any]) -> Job:
         http = self._http
         response = await http.send("POST", http.url(_ROOT + endpoint), json_body=body, v1=True)
-        payload = decode_json(response)
+        payload = self._http.json(response)
         data = payload.get("data") if isinstance(payload, Mapping) else None
         job_id = require_str(data, "job_id", f"flow/{endpoint}")
         assert isinstance(data, Mapping)

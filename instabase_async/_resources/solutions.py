@@ -12,11 +12,11 @@ import attrs
 from .._convert import omit_none, require_str, run_settings_dict, structure, structure_list
 from .._durable import run_requests
 from .._errors import ResponseValidationError
-from .._http import Params, decode_json
+from .._http import Params
 from .._jobs import Job
 from .._ledger import Ledger
 from .._models import PollPolicy, Progress, RunOutcome, RunSettings, Solution, SolutionJob, SolutionRunRequest
-from .._validate import caller_job_id, optional_text, positive_int, text
+from .._validate import caller_job_id, optional_text, path_segment, positive_int, text
 from ._base import Resource, paginate, paginate_by_offset
 
 __all__ = ["Solutions"]
@@ -57,8 +57,9 @@ class Solutions(Resource):
     __slots__ = ()
 
     def _path(self, solution_id: str, *rest: str) -> str:
-        text("solution_id", solution_id)
-        return self._http.url("/".join([_ROOT, quote(solution_id, safe=""), *rest]))
+        return self._http.url(
+            "/".join([_ROOT, quote(path_segment("solution_id", solution_id), safe=""), *rest])
+        )
 
     def _job(self, body: Any, what: str, job_type: str) -> Job:
         return Job(self._client, require_str(body, "job_id", what), type=job_type)
@@ -68,17 +69,17 @@ class Solutions(Resource):
         body = {"solution_path": text("solution_path", solution_path)}
         http = self._http
         response = await http.send("POST", http.url(_ROOT), json_body=body)
-        return self._job(decode_json(response), "deploy", "async")
+        return self._job(self._http.json(response), "deploy", "async")
 
     async def get(self, solution_id: str) -> Solution:
         """One solution in detail."""
         response = await self._http.send("GET", self._path(solution_id))
-        return _solution(decode_json(response))
+        return _solution(self._http.json(response))
 
     async def delete(self, solution_id: str) -> Job:
         """Delete a solution through an asynchronous job (type `async`)."""
         response = await self._http.send("DELETE", self._path(solution_id))
-        return self._job(decode_json(response), "delete solution", "async")
+        return self._job(self._http.json(response), "delete solution", "async")
 
     async def list(
         self,
@@ -99,7 +100,7 @@ class Solutions(Resource):
 
         async def page(offset: int) -> tuple[builtins.list[Solution], int | None]:
             params: Params = {"limit": page_size, "offset": offset, **filters}
-            body = decode_json(await http.send("GET", http.url(_ROOT), params=params))
+            body = self._http.json(await http.send("GET", http.url(_ROOT), params=params))
             items = structure_list(_get(body, "solutions"), Solution, "solution", "solutions")
             next_offset = _first(body.get("next_offset"))
             more = _first(body.get("has_more")) and isinstance(next_offset, int) and next_offset > offset
@@ -125,7 +126,7 @@ class Solutions(Resource):
 
     async def _submit(self, url: str, body: dict[str, Any]) -> Job:
         response = await self._http.send("POST", url, json_body=body)
-        return self._job(decode_json(response), "run solution", "flow")
+        return self._job(self._http.json(response), "run solution", "flow")
 
     async def run_many(
         self,
@@ -195,7 +196,7 @@ class Solutions(Resource):
         )
         http = self._http
         response = await http.send("POST", http.url(_ROOT + "/run"), json_body=body)
-        return self._job(decode_json(response), "run solution", "flow")
+        return self._job(self._http.json(response), "run solution", "flow")
 
     async def update(
         self, solution_id: str, *, visibility: str | None = None, state: str | None = None
@@ -207,7 +208,7 @@ class Solutions(Resource):
             raise ValueError("update needs visibility or state")
         url = self._path(solution_id)
         response = await self._http.send("PATCH", url, params={"visibility": visibility, "state": state})
-        return _solution(decode_json(response))
+        return _solution(self._http.json(response))
 
     async def jobs(
         self,
@@ -247,7 +248,7 @@ class Solutions(Resource):
 
         async def page(offset: int) -> builtins.list[SolutionJob]:
             params: Params = {**filters, "limit": page_size, "offset": offset}
-            body = decode_json(await http.send("GET", url, params=params))
+            body = self._http.json(await http.send("GET", url, params=params))
             return structure_list(_get(body, "jobs"), SolutionJob, "solution job", "jobs")
 
         async for item in paginate_by_offset(page_size, page):
