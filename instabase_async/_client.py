@@ -23,6 +23,9 @@ __all__ = ["AsyncInstabase"]
 
 DEFAULT_TIMEOUT: Final = 60.0
 DEFAULT_MAX_CONNECTIONS: Final = 64
+# The policies' defaults, as the signature shows them (both are frozen, so one instance serves all).
+DEFAULT_RETRY: Final = RetryPolicy()
+DEFAULT_POLL: Final = PollPolicy()
 
 
 class AsyncInstabase:
@@ -50,8 +53,8 @@ class AsyncInstabase:
         *,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
-        retry: RetryPolicy | None = None,
-        poll: PollPolicy | None = None,
+        retry: RetryPolicy | None = DEFAULT_RETRY,
+        poll: PollPolicy | None = DEFAULT_POLL,
         transport: httpx.AsyncBaseTransport | None = None,
         http_client: httpx.AsyncClient | None = None,
         headers: Mapping[str, str] | None = None,

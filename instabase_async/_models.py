@@ -93,7 +93,7 @@ class PollPolicy:
     maximum: float = attrs.field(default=10.0, validator=_non_negative)
     multiplier: float = attrs.field(default=1.5)
     jitter: float = attrs.field(default=0.2)
-    adaptive: bool = attrs.field(default=True, kw_only=True)
+    adaptive: bool = attrs.field(default=True)
 
     @multiplier.validator
     def _check_multiplier(self, _attribute: attrs.Attribute[float], value: float) -> None:
@@ -215,7 +215,7 @@ class WebhookConfig:
     headers: Mapping[str, str] | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen
 class RunSettings:
     """Settings of a deployed-solution run (the same keys as a flow run). `None` is not sent."""
 
