@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
@@ -47,6 +47,17 @@ __all__ = [
 _TOKEN_VERSION: Final = 1
 _STATUS_PATH: Final = "/api/v1/jobs/status"
 _FILE_JOBS_PATH: Final = "/api/v2/jobs/"
+_RUNS_PATH: Final = "/api/v2/solutions/deployed/jobs"
+# The states the multi-job listing of solution runs reports (and a few it might).
+_LISTED_STATES: Final = {
+    "PENDING": JobState.PENDING,
+    "RUNNING": JobState.RUNNING,
+    "PAUSED": JobState.PAUSED,
+    "STOPPED_AT_CHECKPOINT": JobState.STOPPED_AT_CHECKPOINT,
+    "COMPLETE": JobState.COMPLETE,
+    "FAILED": JobState.FAILED,
+    "CANCELLED": JobState.CANCELLED,
+}
 _DECIDING: Final = {
     "FAILED": JobState.FAILED,
     "CANCELLED": JobState.CANCELLED,
@@ -292,7 +303,16 @@ class Job:
     Leaving a wait never touches the job itself: stopping to wait is not cancelling.
     """
 
-    __slots__ = ("_client", "_target", "job_id", "output_folder", "status_url", "type")
+    __slots__ = (
+        "_client",
+        "_target",
+        "job_id",
+        "output_folder",
+        "solution_id",
+        "solution_run",
+        "status_url",
+        "type",
+    )
 
     _client: AsyncInstabase
     _target: httpx.URL | None
@@ -300,6 +320,8 @@ class Job:
     type: str | None
     status_url: str | None
     output_folder: str | None
+    solution_id: str | None
+    solution_run: bool
 
     def __init__(
         self,
@@ -309,6 +331,8 @@ class Job:
         type: str | None = "flow",
         status_url: str | None = None,
         output_folder: str | None = None,
+        solution_id: str | None = None,
+        solution_run: bool | None = None,
     ) -> None:
         # Immutable, since it is hashable: every field is set here, once.
         init = object.__setattr__
@@ -317,6 +341,10 @@ class Job:
         init(self, "type", type)
         init(self, "status_url", status_url)
         init(self, "output_folder", output_folder)
+        init(self, "solution_id", solution_id)
+        # A run of a deployed solution (solutions.run, run_by_name): a waiter polls it in batches
+        # through the multi-job listing. True whenever the solution's id is known.
+        init(self, "solution_run", solution_id is not None if solution_run is None else solution_run)
         init(self, "_target", None)  # the status URL, parsed on first use (see _status_target)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -453,6 +481,8 @@ class Job:
                 "type": self.type,
                 "status_url": self.status_url,
                 "output_folder": self.output_folder,
+                "solution_id": self.solution_id,
+                "solution_run": self.solution_run,
             },
             separators=(",", ":"),
         )
@@ -475,13 +505,42 @@ class Job:
             status_url = client._http.same_origin(status_url)
         job_type = data.get("type")
         output_folder = data.get("output_folder")
+        solution_id = data.get("solution_id")
         return cls(
             client,
             job_id,
             type=job_type if isinstance(job_type, str) else None,
             status_url=status_url,
             output_folder=output_folder if isinstance(output_folder, str) else None,
+            solution_id=solution_id if isinstance(solution_id, str) else None,
+            solution_run=data.get("solution_run") is True or isinstance(solution_id, str),
         )
+
+
+async def list_solution_runs(
+    client: AsyncInstabase, job_ids: Sequence[str]
+) -> dict[str, tuple[JobState, float | None]]:
+    """One request to the multi-job listing of deployed-solution runs for these ids (repeated
+    `job_id` parameters): each listed run's state, and its progress if the server reports one.
+    A run the listing leaves out is not in the answer; that is for the caller to poll on its own."""
+    http = client._http
+    params = [("job_id", job_id) for job_id in job_ids]
+    params += [("limit", str(len(job_ids))), ("offset", "0")]
+    body, _ = await http.get_json(httpx.URL(http.url(_RUNS_PATH), params=params))
+    items = body.get("jobs") if isinstance(body, Mapping) else None
+    if not isinstance(items, list):
+        raise ResponseValidationError("the solution runs listing has no `jobs` list")
+    listed: dict[str, tuple[JobState, float | None]] = {}
+    for item in items:
+        if not isinstance(item, Mapping):
+            continue
+        job_id, state = item.get("id"), item.get("state")
+        if isinstance(job_id, str) and isinstance(state, str):
+            listed[job_id] = (
+                _LISTED_STATES.get(state.upper(), JobState.UNKNOWN),
+                _progress(item.get("curProgress")),
+            )
+    return listed
 
 
 def file_job(client: AsyncInstabase, job_id: str) -> Job:

@@ -8,7 +8,7 @@ bulk runs (`_runs.py`) and their ledger build on. It is one scheduler, not a sle
 ```
 add(job) ──► heap of (due, seq, entry) ──► scheduler ──► memory stream (no buffer) ──► ≤ max_in_flight pollers
                  ▲                                                                          │
-                 └──────────── next due = now + PollPolicy.delay(n) (jittered) ◄────────────┘
+                 └──── next due = now + the entry's Pacer (PollPolicy, adaptive) ◄──────────┘
 ```
 
 - The scheduler sleeps until the earliest due time (or until an `add` brings an earlier one), and
@@ -20,7 +20,13 @@ add(job) ──► heap of (due, seq, entry) ──► scheduler ──► memor
   over before `_pause_until`, which pushes every due time back at once without touching the heap.
 - Deadlines (`timeout`, the same for every job, counted from `add`) grow in the order jobs are
   added, so a plain FIFO of entries finds the next one to expire.
-- Entries are `__slots__` objects, a few hundred bytes a job, so 10,000 jobs are cheap.
+- Each entry is also its job's `Pacer`: with `PollPolicy(adaptive=True)` a job whose progress
+  points to its end is polled just after it, never more than `maximum` after the previous poll.
+- Deployed-solution runs (`Job.solution_run`) go out in batches: the scheduler gathers the runs
+  due within a short window (up to 50) into one request to the multi-job listing; a run the
+  listing reports final (or halted), or leaves out, gets a status request of its own (CONFIRM,
+  or DIRECT for good). A listing failing past the retries sends each run to its own status once.
+- Entries are `__slots__` objects, a few hundred bytes a job, so 100,000 jobs are cheap.
 
 The task group lives in `__aenter__`/`__aexit__`, never in a generator; leaving the block cancels
 every poller and request. A body's own exception leaves the block unwrapped (not in an
@@ -43,7 +49,7 @@ from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._errors import RateLimitError, WaitTimeoutError
-from ._jobs import Job, failure_of
+from ._jobs import Job, Pacer, failure_of, list_solution_runs
 from ._models import JobOutcome, JobStatus, PollPolicy
 from ._validate import filled, positive_int
 
@@ -76,19 +82,31 @@ _CLOSED: Final = 3
 # becomes that job's outcome, so a waiter without a timeout cannot spin forever on it.
 _MAX_RATE_LIMITED: Final = 10
 
+# How an entry is polled. DIRECT: its own status request every time. LISTING: a deployed-solution
+# run, polled in batches through the multi-job listing. CONFIRM: a run the listing reported final
+# (or halted): one status request of its own for its results, then back to the listing if not final.
+_DIRECT: Final = 0
+_LISTING: Final = 1
+_CONFIRM: Final = 2
+# At most this many runs in one listing request (about 2.5 KB of URL with UUID ids).
+_BATCH: Final = 50
 
-class Entry:
-    """One added job (or a ready-made failure): small on purpose, since a waiter may hold tens of
-    thousands. Once handed out by `next_entry`, `tag`, `job`, `status` and `error` are its outcome."""
 
-    __slots__ = ("deadline", "error", "job", "kind", "polls", "state", "status", "strikes", "tag")
+class Entry(Pacer):
+    """One added job (or a ready-made failure): small on purpose, since a waiter may hold
+    100,000. Once handed out by `next_entry`, `tag`, `job`, `status` and `error` are its outcome.
+    An entry is also its job's `Pacer` (one object a job, not two)."""
 
-    def __init__(self, job: Job | None, tag: int | None, deadline: float) -> None:
+    __slots__ = ("deadline", "error", "job", "kind", "polls", "route", "state", "status", "strikes", "tag")
+
+    def __init__(self, job: Job | None, tag: int | None, deadline: float, origin: float = 0.0) -> None:
+        super().__init__(origin)
         self.job = job
         self.tag = tag  # the caller's index (wait_all, bulk runs); None for a plain add()
         self.deadline = deadline
         self.polls = 0
         self.state = _QUEUED
+        self.route = _LISTING if job is not None and job.solution_run else _DIRECT
         self.status: JobStatus | None = None  # the last status seen
         self.error: BaseException | None = None
         self.strikes = 0  # consecutive RateLimitErrors on this job
@@ -162,6 +180,9 @@ class Waiter:
         self._policy = poll or client.poll
         # Up to 10% of the shortest poll interval (at most 200 ms) late, for a fraction of the CPU.
         self._coalesce = min(0.2, 0.1 * self._policy.initial)
+        # A solution run due this soon joins a listing request going out now.
+        self._batch_window = min(0.5, 0.5 * self._policy.initial)
+        self._client = client
         self._max_in_flight = max_in_flight
         self._timeout = timeout
         self._interval = 1.0 / max_polls_per_second if max_polls_per_second else 0.0
@@ -185,15 +206,15 @@ class Waiter:
         self._tg: TaskGroup | None = None
         self._wake: anyio.Event | None = None
         self._ready: anyio.Event | None = None
-        self._send: MemoryObjectSendStream[Entry] | None = None
-        self._receive: MemoryObjectReceiveStream[Entry] | None = None
+        self._send: MemoryObjectSendStream[Entry | list[Entry]] | None = None
+        self._receive: MemoryObjectReceiveStream[Entry | list[Entry]] | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
     async def __aenter__(self) -> Waiter:
         if self._phase != _NEW:
             raise RuntimeError("a Waiter can be entered only once")
-        send, receive = anyio.create_memory_object_stream[Entry](0)
+        send, receive = anyio.create_memory_object_stream[Entry | list[Entry]](0)
         tg = anyio.create_task_group()
         await tg.__aenter__()
         self._send, self._receive, self._tg = send, receive, tg
@@ -241,7 +262,7 @@ class Waiter:
             raise TypeError(f"a waiter waits on Job handles, not {type(job).__name__}")
         now = anyio.current_time()
         deadline = math.inf if self._timeout is None else now + self._timeout
-        entry = Entry(job, tag, deadline)
+        entry = Entry(job, tag, deadline, now)
         self._unresolved += 1
         if self._timeout is not None:
             self._deadlines.append(entry)
@@ -370,6 +391,9 @@ class Waiter:
                 if start <= now:
                     entry = heapq.heappop(heap)[2]
                     entry.state = _IN_FLIGHT
+                    work: Entry | list[Entry] = entry
+                    if entry.route == _LISTING:
+                        work = self._batch(entry, now)
                     if self._interval:
                         self._next_slot = max(now, self._next_slot) + self._interval
                     if self._idle == 0 and self._pollers < self._max_in_flight:
@@ -377,7 +401,7 @@ class Waiter:
                         self._pollers += 1
                         self._idle += 1
                         tg.start_soon(self._poller)
-                    await send.send(entry)  # blocks while every poller is busy: the in-flight cap
+                    await send.send(work)  # blocks while every poller is busy: the in-flight cap
                     self._idle -= 1
                     continue
             if start != math.inf:
@@ -396,13 +420,37 @@ class Waiter:
             finally:
                 self._sleep_until = -math.inf
 
+    def _batch(self, first: Entry, now: float) -> list[Entry]:
+        """`first` and the other solution runs due within the batch window: one listing request.
+        Other entries met on the way go back into the heap as they were."""
+        heap = self._heap
+        batch = [first]
+        aside = []
+        horizon = now + self._batch_window
+        while heap and len(batch) < _BATCH and heap[0][0] <= horizon:
+            item = heapq.heappop(heap)
+            entry = item[2]
+            if entry.state != _QUEUED:
+                continue  # stale: timed out while queued
+            if entry.route == _LISTING:
+                entry.state = _IN_FLIGHT
+                batch.append(entry)
+            else:
+                aside.append(item)
+        for item in aside:
+            heapq.heappush(heap, item)
+        return batch
+
     async def _poller(self) -> None:
         receive = self._receive
         assert receive is not None
         while True:
-            entry = await receive.receive()
+            work = await receive.receive()
             try:
-                await self._poll(entry)
+                if isinstance(work, list):
+                    await self._poll_listing(work)
+                else:
+                    await self._poll(work)
             finally:
                 self._idle += 1
 
@@ -447,15 +495,77 @@ class Waiter:
         if status.is_final or (self._stop_when_halted and status.is_halted):
             self._resolve(entry, status, failure_of(status) if status.is_final else None)
             return
+        if entry.route == _CONFIRM:
+            entry.route = _LISTING  # the listing ran ahead of the job's own status: back to batches
         now = anyio.current_time()
         if now >= deadline:
             self._time_out(entry)
             return
-        delay = self._policy.delay(entry.polls) if entry.kind == OUTCOME else self._policy.maximum
-        if hint is not None and hint > delay:
-            # A Retry-After on a successful answer is about this job, as in Job.wait.
-            delay = hint
-        self._push(entry, min(now + delay, deadline))
+        self._push(entry, now + self._next_delay(entry, now, status.progress, hint, deadline))
+
+    def _next_delay(
+        self, entry: Entry, now: float, progress: float | None, hint: float | None, deadline: float
+    ) -> float:
+        """The delay before an entry's next poll: its Pacer's (a Retry-After on a successful
+        answer, the hint, is about this job, as in Job.wait); a lingering job, one whose
+        outcome went out already, is polled at the maximum interval."""
+        if entry.kind != OUTCOME:
+            return max(self._policy.maximum, hint or 0.0)
+        return entry.next_delay(self._policy, entry.polls, now, progress, hint=hint, remaining=deadline - now)
+
+    async def _poll_listing(self, batch: list[Entry]) -> None:
+        """Poll solution runs with one listing request. A run listed as still going is scheduled
+        again; one listed final (or halted) or left out gets a status request of its own."""
+        now = anyio.current_time()
+        live = []
+        for entry in batch:
+            if entry.kind == OUTCOME and now >= entry.deadline:
+                self._time_out(entry)
+            elif now < self._pause_until:
+                self._push(entry, now)  # handed over just before a 429 paused the waiter
+            else:
+                live.append(entry)
+        if not live:
+            return
+        try:
+            listed = await list_solution_runs(self._client, [entry.job.job_id for entry in live if entry.job])
+        except RateLimitError as exc:
+            self._follow_client_backoff()
+            for entry in live:
+                self._rate_limited(entry, exc, pause=entry is live[0])
+            return
+        except Exception:
+            # The listing failed past the client's retries: each run asks on its own this time.
+            self._follow_client_backoff()
+            for entry in live:
+                entry.route = _CONFIRM
+                self._push(entry, anyio.current_time())
+            return
+        self._follow_client_backoff()
+        self._rate_strikes = 0
+        now = anyio.current_time()
+        for entry in live:
+            assert entry.job is not None
+            found = listed.get(entry.job.job_id)
+            if found is None:
+                entry.route = _DIRECT  # the listing does not know it: its own status from now on
+                self._push(entry, now)
+                continue
+            state, progress = found
+            entry.strikes = 0
+            if state.is_final or (self._stop_when_halted and state.is_halted):
+                entry.route = _CONFIRM
+                self._push(entry, now)
+                continue
+            entry.polls += 1
+            if entry.status is None or entry.status.state is not state or entry.status.progress != progress:
+                # What the listing said, for a timeout's "last state" (no body: the listing has none).
+                entry.status = JobStatus(entry.job.job_id, state, raw_state=str(state), progress=progress)
+            deadline = entry.deadline if entry.kind == OUTCOME else math.inf
+            if now >= deadline:
+                self._time_out(entry)
+                continue
+            self._push(entry, now + self._next_delay(entry, now, progress, None, deadline))
 
     def _follow_client_backoff(self) -> None:
         # When _http retried a 429 it set the client-wide back-off; the waiter pauses as well
@@ -464,21 +574,23 @@ class Waiter:
         if not_before > self._pause_until:
             self._pause_until = not_before
 
-    def _rate_limited(self, entry: Entry, exc: RateLimitError) -> None:
-        """A 429 that got past the client's retries slows the whole waiter, not one job."""
-        self._rate_strikes += 1
+    def _rate_limited(self, entry: Entry, exc: RateLimitError, *, pause: bool = True) -> None:
+        """A 429 that got past the client's retries slows the whole waiter, not one job (a
+        listing's 429 pauses once for its whole batch: `pause` for the first entry only)."""
+        self._rate_strikes += pause
         entry.strikes += 1
         too_long = exc.retry_after is not None and exc.retry_after > self._retry.max_retry_after
         if entry.strikes >= _MAX_RATE_LIMITED or too_long:
             # A pause over the cap is never waited out: it is this job's outcome instead.
             self._resolve(entry, entry.status, exc)
             return
-        pause = exc.retry_after
-        if pause is None:
+        delay = exc.retry_after
+        if delay is None:
             retry = self._retry
-            pause = min(retry.max_backoff, retry.initial_backoff * 2 ** min(self._rate_strikes - 1, 32))
+            delay = min(retry.max_backoff, retry.initial_backoff * 2 ** min(self._rate_strikes - 1, 32))
         now = anyio.current_time()
-        self._pause_until = max(self._pause_until, now + pause)
+        if pause:
+            self._pause_until = max(self._pause_until, now + delay)
         if entry.kind == OUTCOME and now >= entry.deadline:
             self._time_out(entry)
             return

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections import Counter
 from typing import Any
 
 import httpx
 
+from instabase_async import AsyncInstabase, Job, JobState
 from instabase_async.testing import FakeInstabase
 
 
@@ -28,3 +30,18 @@ def zip_bytes(entries: dict[str, bytes]) -> bytes:
         for name, data in entries.items():
             archive.writestr(name, data)
     return buffer.getvalue()
+
+
+async def wait_each(ib: AsyncInstabase, jobs: list[Job], **waiter_options: Any) -> Counter[str]:
+    """Wait on `jobs` with one waiter; how often each job id came out (every outcome must be a
+    successful COMPLETE)."""
+    seen: Counter[str] = Counter()
+    async with ib.jobs.waiter(**waiter_options) as waiter:
+        for job in jobs:
+            waiter.add(job)
+        async for outcome in waiter:
+            assert outcome.ok, outcome
+            assert outcome.status is not None
+            assert outcome.status.state is JobState.COMPLETE
+            seen[outcome.job.job_id] += 1
+    return seen

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import anyio
 import pytest
+from support import wait_each
 
 from instabase_async import JobState, PollPolicy
 from instabase_async.testing import FakeInstabase
@@ -65,3 +68,30 @@ async def test_other_shapes_cost_at_most_a_little_more(shape: str) -> None:
     jump never cost more than two polls over it."""
     adaptive, plain = await side_by_side(shape)
     assert adaptive <= plain + (1 if shape == "none" else 2)
+
+
+async def waiter_polls(adaptive: bool) -> int:
+    """Status requests a waiter sent for 20 flow runs of 0.6 s with linear progress; each run's
+    outcome comes out exactly once."""
+    fake = FakeInstabase(job_seconds=0.6, progress="linear", seed=3)
+    fake.write_file(f"{INPUT}/a.pdf", b"%PDF")
+    async with fake.client() as ib:
+        jobs = [await ib.flows.run(FLOW, input_dir=INPUT) for _ in range(20)]
+        with anyio.fail_after(20):
+            seen = await wait_each(ib, jobs, poll=policy(adaptive))
+    assert seen == Counter(job.job_id for job in jobs)
+    return fake.requests.count("jobs.status")
+
+
+async def test_waiter_with_linear_progress_sends_fewer_polls_and_reports_each_job_once() -> None:
+    """The waiter paces each job like Job.wait: fewer status requests than adaptive=False, every
+    job reported exactly once."""
+    counts: dict[bool, int] = {}
+
+    async def one(adaptive: bool) -> None:
+        counts[adaptive] = await waiter_polls(adaptive)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(one, True)
+        tg.start_soon(one, False)
+    assert counts[True] < counts[False]

@@ -14,6 +14,7 @@ import anyio
 import anyio.lowlevel
 import httpx
 import pytest
+from support import wait_each
 
 from instabase_async import (
     AsyncInstabase,
@@ -185,17 +186,9 @@ async def test_waiter_reports_each_of_500_jobs_exactly_once() -> None:
         jobs = jobs_for(ib, 500)
         for job in jobs:
             server.finish[job.job_id] = rng.randint(1, 4)
-        seen: list[str] = []
-        async with ib.jobs.waiter(max_in_flight=16) as waiter:
-            for job in jobs:
-                waiter.add(job)
-            async for outcome in waiter:
-                assert outcome.ok, outcome
-                assert outcome.status is not None
-                assert outcome.status.state is JobState.COMPLETE
-                seen.append(outcome.job.job_id)
-    assert sorted(seen) == sorted(job.job_id for job in jobs)
-    assert len(set(seen)) == 500
+        seen = await wait_each(ib, jobs, max_in_flight=16)
+    assert seen == Counter(job.job_id for job in jobs)
+    assert len(seen) == 500
     assert sum(server.polls.values()) == sum(server.finish.values())
 
 

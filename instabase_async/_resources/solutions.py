@@ -61,8 +61,11 @@ class Solutions(Resource):
             "/".join([_ROOT, quote(path_segment("solution_id", solution_id), safe=""), *rest])
         )
 
-    def _job(self, body: Any, what: str, job_type: str) -> Job:
-        return Job(self._client, require_str(body, "job_id", what), type=job_type)
+    def _job(
+        self, body: Any, what: str, job_type: str, *, solution_id: str | None = None, run: bool = False
+    ) -> Job:
+        job_id = require_str(body, "job_id", what)
+        return Job(self._client, job_id, type=job_type, solution_id=solution_id, solution_run=run)
 
     async def deploy(self, solution_path: str) -> Job:
         """Deploy an `.ibsolution` (`POST`); the returned job has type `async`."""
@@ -122,11 +125,11 @@ class Solutions(Resource):
         request = SolutionRunRequest(
             solution_id, input_dir, output_dir=output_dir, job_id=job_id, settings=settings
         )
-        return await self._submit(self._path(solution_id, "run"), solution_run_body(request))
+        return await self._submit(self._path(solution_id, "run"), solution_run_body(request), solution_id)
 
-    async def _submit(self, url: str, body: dict[str, Any]) -> Job:
+    async def _submit(self, url: str, body: dict[str, Any], solution_id: str) -> Job:
         response = await self._http.send("POST", url, json_body=body)
-        return self._job(self._http.json(response), "run solution", "flow")
+        return self._job(self._http.json(response), "run solution", "flow", solution_id=solution_id, run=True)
 
     async def run_many(
         self,
@@ -158,7 +161,7 @@ class Solutions(Resource):
 
         async def submit(index: int, job_id: str | None = None) -> Job:
             body = bodies[index] if job_id is None else {**bodies[index], "job_id": job_id}
-            return await self._submit(urls[index], body)
+            return await self._submit(urls[index], body, checked[index].solution_id)
 
         return await run_requests(
             self._client,
@@ -196,7 +199,8 @@ class Solutions(Resource):
         )
         http = self._http
         response = await http.send("POST", http.url(_ROOT + "/run"), json_body=body)
-        return self._job(self._http.json(response), "run solution", "flow")
+        # The answer does not name the solution; the job is still a solution run (polled in batches).
+        return self._job(self._http.json(response), "run solution", "flow", run=True)
 
     async def update(
         self, solution_id: str, *, visibility: str | None = None, state: str | None = None
@@ -252,7 +256,10 @@ class Solutions(Resource):
             return structure_list(_get(body, "jobs"), SolutionJob, "solution job", "jobs")
 
         async for item in paginate_by_offset(page_size, page):
-            yield attrs.evolve(item, job=Job(self._client, item.id, type="flow"))
+            job = Job(
+                self._client, item.id, type="flow", solution_id=item.deployed_solution_id, solution_run=True
+            )
+            yield attrs.evolve(item, job=job)
 
 
 def solution_run_body(request: SolutionRunRequest) -> dict[str, Any]:

@@ -1,0 +1,163 @@
+"""Deployed-solution runs are waited on in batches through the multi-job listing."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+import respx
+from support import wait_each
+
+from instabase_async import AsyncInstabase, PollPolicy, RetryPolicy
+from instabase_async.testing import FakeInstabase
+
+pytestmark = pytest.mark.anyio
+
+BASE = "https://ib.test"
+LISTING = "/api/v2/solutions/deployed/jobs"
+STATUS = "/api/v1/jobs/status"
+INPUT = "me/repo/fs/d/in"
+INSTANT = PollPolicy(initial=0, maximum=0)
+
+
+def done(job_id: str) -> dict[str, Any]:
+    return {"status": "OK", "state": "DONE", "job_id": job_id, "results": [{"status": "OK"}]}
+
+
+def listed(*pairs: tuple[str, str]) -> dict[str, Any]:
+    return {"jobs": [{"id": job_id, "state": state, "jobType": "FLOW"} for job_id, state in pairs]}
+
+
+def ids_of(request: httpx.Request) -> list[str]:
+    return request.url.params.get_list("job_id")
+
+
+async def started_runs(ib: AsyncInstabase, router: respx.MockRouter, count: int) -> list[Any]:
+    """`count` runs of solution S started through `solutions.run` (what users get back)."""
+    router.post("/api/v2/solutions/deployed/S/run").mock(
+        side_effect=[httpx.Response(200, json={"job_id": f"r{i}"}) for i in range(count)]
+    )
+    return [await ib.solutions.run("S", input_dir=INPUT) for _ in range(count)]
+
+
+@pytest.mark.usefixtures("httpx_transport")
+async def test_runs_are_polled_in_one_listing_request(router: respx.MockRouter) -> None:
+    """Ten runs go out as one listing request with ten repeated job_id parameters (limit ten);
+    each then gets exactly one v1 status request, for its results."""
+    listing = router.get(LISTING).mock(
+        side_effect=lambda request: httpx.Response(
+            200, json=listed(*((i, "COMPLETE") for i in ids_of(request)))
+        )
+    )
+    status = router.get(STATUS).mock(
+        side_effect=lambda request: httpx.Response(200, json=done(request.url.params["job_id"]))
+    )
+    async with AsyncInstabase(BASE, "tok", poll=INSTANT) as ib:
+        jobs = await started_runs(ib, router, 10)
+        assert all(job.solution_id == "S" and job.solution_run for job in jobs)
+        with anyio.fail_after(10):
+            outcomes = await ib.jobs.wait_all(jobs)
+    assert [o.ok for o in outcomes] == [True] * 10
+    assert listing.call_count == 1
+    request = listing.calls[0].request
+    assert sorted(ids_of(request)) == sorted(f"r{i}" for i in range(10))
+    assert request.url.params["limit"] == "10"
+    assert request.url.params["offset"] == "0"
+    assert Counter(call.request.url.params["job_id"] for call in status.calls) == Counter(
+        f"r{i}" for i in range(10)
+    )
+
+
+@pytest.mark.usefixtures("httpx_transport")
+async def test_a_run_left_out_of_the_listing_is_polled_on_its_own(router: respx.MockRouter) -> None:
+    """A run the listing does not name is polled with its own v1 status request from then on."""
+    router.get(LISTING).mock(return_value=httpx.Response(200, json=listed(("r0", "RUNNING"))))
+    answers = {"r0": [done("r0")], "r1": [{"status": "OK", "state": "PENDING"}, done("r1")]}
+    status = router.get(STATUS).mock(
+        side_effect=lambda request: httpx.Response(200, json=answers[request.url.params["job_id"]].pop(0))
+    )
+    async with AsyncInstabase(BASE, "tok", poll=INSTANT) as ib:
+        jobs = await started_runs(ib, router, 2)
+        with anyio.fail_after(10):
+            async with ib.jobs.waiter() as waiter:
+                waiter.add(jobs[1])
+                outcome = await waiter.__anext__()
+    assert outcome.ok
+    assert [call.request.url.params["job_id"] for call in status.calls] == ["r1", "r1"]
+
+
+@pytest.mark.usefixtures("httpx_transport")
+async def test_a_failing_listing_falls_back_to_each_runs_own_status(router: respx.MockRouter) -> None:
+    """A listing that fails past the retries costs no outcome: each run asks its own status."""
+    router.get(LISTING).mock(return_value=httpx.Response(500, json={"message": "down"}))
+    router.get(STATUS).mock(
+        side_effect=lambda request: httpx.Response(200, json=done(request.url.params["job_id"]))
+    )
+    async with AsyncInstabase(BASE, "tok", poll=INSTANT, retry=RetryPolicy.disabled()) as ib:
+        jobs = await started_runs(ib, router, 3)
+        with anyio.fail_after(10):
+            outcomes = await ib.jobs.wait_all(jobs)
+    assert [o.ok for o in outcomes] == [True] * 3
+
+
+@pytest.mark.usefixtures("httpx_transport")
+async def test_a_rate_limited_listing_pauses_the_waiter(router: respx.MockRouter) -> None:
+    """A 429 on the listing (past the client's retries) pauses every poll for its Retry-After."""
+    router.get(LISTING).mock(
+        side_effect=[
+            httpx.Response(429, headers={"Retry-After": "0.3"}, json={}),
+            httpx.Response(200, json=listed(("r0", "COMPLETE"), ("r1", "COMPLETE"))),
+        ]
+    )
+    router.get(STATUS).mock(
+        side_effect=lambda request: httpx.Response(200, json=done(request.url.params["job_id"]))
+    )
+    async with AsyncInstabase(BASE, "tok", poll=INSTANT, retry=RetryPolicy.disabled()) as ib:
+        jobs = await started_runs(ib, router, 2)
+        with anyio.fail_after(10):
+            started = anyio.current_time()
+            outcomes = await ib.jobs.wait_all(jobs)
+            assert anyio.current_time() - started >= 0.25
+    assert [o.ok for o in outcomes] == [True, True]
+
+
+@pytest.mark.usefixtures("httpx_transport")
+async def test_run_by_name_and_listed_jobs_are_solution_runs(router: respx.MockRouter) -> None:
+    """Jobs from run_by_name and from the jobs listing are solution runs too; the token keeps it."""
+    router.post("/api/v2/solutions/deployed/run").mock(
+        return_value=httpx.Response(200, json={"job_id": "n1"})
+    )
+    router.get(LISTING).mock(
+        return_value=httpx.Response(200, json={"jobs": [{"id": "l1", "deployedSolutionId": "S"}]})
+    )
+    async with AsyncInstabase(BASE, "tok") as ib:
+        (item,) = [item async for item in ib.solutions.jobs()]
+        assert item.job.solution_run and item.job.solution_id == "S"
+        by_name = await ib.solutions.run_by_name("My Solution", input_dir=INPUT)
+        assert by_name.solution_run and by_name.solution_id is None
+        resumed = ib.jobs.from_token(by_name.to_token())
+        assert resumed.solution_run
+        plain = ib.jobs.from_id("x")
+        assert not plain.solution_run and plain.solution_id is None
+        assert not ib.jobs.from_token(plain.to_token()).solution_run
+
+
+async def test_solution_runs_on_the_fake_are_reported_once_with_few_listings() -> None:
+    """On the fake: 30 runs, each reported exactly once; the listing carries many ids a request
+    and every run gets one v1 status request (once the listing says final)."""
+    fake = FakeInstabase(job_seconds=0.3, seed=2)
+    fake.write_file(f"{INPUT}/a.pdf", b"%PDF")
+    solution_id = fake.add_solution(name="A")
+    async with fake.client(poll=PollPolicy(initial=0.1, maximum=0.2)) as ib:
+        jobs = [await ib.solutions.run(solution_id, input_dir=INPUT) for _ in range(30)]
+        with anyio.fail_after(20):
+            seen = await wait_each(ib, jobs)
+    assert seen == Counter(job.job_id for job in jobs)
+    listings = fake.requests.filter("solutions.jobs")
+    carried = sum(len(r.query.get("job_id", [])) for r in listings)
+    assert len(listings) < len(jobs)
+    assert carried / len(listings) > 3
+    assert fake.requests.count("jobs.status") == len(jobs)
