@@ -161,3 +161,17 @@ async def test_solution_runs_on_the_fake_are_reported_once_with_few_listings() -
     assert len(listings) < len(jobs)
     assert carried / len(listings) > 3
     assert fake.requests.count("jobs.status") == len(jobs)
+
+
+async def test_poll_timed_solution_runs_end_under_batched_polling() -> None:
+    """With the fake's default poll-timed jobs, a listing that names a run counts as a poll of it,
+    so runs waited on in batches end (and each gets its one v1 status request)."""
+    fake = FakeInstabase(job_polls=2, seed=4)
+    fake.write_file(f"{INPUT}/a.pdf", b"%PDF")
+    solution_id = fake.add_solution(name="A")
+    async with fake.client(poll=INSTANT) as ib:
+        jobs = [await ib.solutions.run(solution_id, input_dir=INPUT) for _ in range(5)]
+        with anyio.fail_after(10):
+            seen = await wait_each(ib, jobs)
+    assert seen == Counter(job.job_id for job in jobs)
+    assert fake.requests.count("jobs.status") == 5

@@ -343,4 +343,9 @@ async def list_jobs(state: State, req: Request, arg: str) -> Reply:
                 rows.append((job, solution))
         rows.sort(key=lambda row: _sort_key(state, sort_by, *row), reverse=order == "DESCENDING")
         page = [_job_wire(state, job, solution) for job, solution in rows[offset : offset + limit]]
+        if wanted_ids:
+            # ... and it counts as a poll of each run it answers (after answering, so a run's
+            # first listing shows where it started), so poll-timed runs end under batch polling.
+            for item in page:
+                state.jobs.poll(item["id"])
     return json_reply({"jobs": page})
