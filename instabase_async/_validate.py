@@ -78,10 +78,10 @@ def positive_int(name: str, value: Any, *, wrong_type: type[Exception] = TypeErr
 
 
 def caller_job_id(value: Any) -> str | None:
-    """A caller-chosen job id: a string of at most 50 characters, as the API documents."""
+    """A caller-chosen job id: one path segment of at most 50 characters, as the API documents."""
     if value is None:
         return None
-    text("job_id", value)
+    path_segment("job_id", value)
     if len(value) > MAX_JOB_ID:
         raise ValueError(f"job_id must be at most {MAX_JOB_ID} characters, got {len(value)}")
     return str(value)

@@ -12,7 +12,7 @@ from .._durable import run_requests
 from .._jobs import Job
 from .._ledger import Ledger
 from .._models import FlowRunRequest, PollPolicy, ProcessFilesSettings, Progress, RunOutcome, WebhookConfig
-from .._validate import flag, optional_text, positive_int, strings, text
+from .._validate import flag, optional_text, path_segment, positive_int, strings, text
 from ._base import Resource
 
 __all__ = ["Flows", "flow_run_body"]
@@ -112,7 +112,7 @@ class Flows(Resource):
 
     async def restart(self, job_id: str) -> Job:
         """Restart a flow run from the beginning under a new job id (`POST /api/v1/flow/restart`)."""
-        return await self._start("restart", {"job_id": text("job_id", job_id)})
+        return await self._start("restart", {"job_id": path_segment("job_id", job_id)})
 
     async def run_metaflow(
         self,

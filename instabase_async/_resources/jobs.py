@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._jobs import Job, file_job
 from .._models import JobOutcome, JobStatus, PollPolicy
-from .._validate import optional_text, path_segment, text
+from .._validate import optional_text, path_segment
 from .._waiter import Waiter, wait_all
 from ._base import Resource
 
@@ -33,9 +33,12 @@ class Jobs(Resource):
     def from_id(self, job_id: str, *, type: str | None = "flow") -> Job:
         """A handle for a job whose id you know: the v1 status API with `type` as the job was
         started, or, for `type="file"` (copy, extract, delete), `GET /api/v2/jobs/<job_id>`."""
+        # An id is one path segment wherever it goes (a v1 id travels in the query, yet `..` or
+        # `a/b` is never an id, and the same id may be polled at /api/v2/jobs/<id>).
+        job_id = path_segment("job_id", job_id)
         if type == "file":
-            return file_job(self._client, path_segment("job_id", job_id))
-        return Job(self._client, text("job_id", job_id), type=optional_text("type", type))
+            return file_job(self._client, job_id)
+        return Job(self._client, job_id, type=optional_text("type", type))
 
     def from_token(self, token: str) -> Job:
         """The job a `Job.to_token()` described, bound to this client."""
@@ -43,7 +46,7 @@ class Jobs(Resource):
 
     async def status(self, job_id: str, *, type: str | None = "flow") -> JobStatus:
         """Poll a job once by id."""
-        text("job_id", job_id)
+        path_segment("job_id", job_id)
         key = (job_id, type)
         job = self._recent.get(key)
         if job is None:
