@@ -265,13 +265,13 @@ def test_run_over_subfolders_with_a_cap_and_a_failure(env: dict[str, str], fake:
     """run --each-subfolder-of runs once per subfolder, at most --max-running at once; a failed
     run is reported with its input and message, and the exit status is 1."""
     folders = _inputs(fake, "runs", 6)
+    fake.write_file(f"{DRIVE}/runs/out/earlier.json", b"{}")  # an output folder, not an input
     fake.outcome_for = lambda job: (
         Outcome.error("bad scan") if job.params.get("input_dir") == folders[3] else None
     )
     fake.reset_max_running_jobs()
-    result = run(
-        ["run", FLOW, "--each-subfolder-of", f"{DRIVE}/runs", "--max-running", "2", "--json", *FAST], env
-    )
+    args = ["run", FLOW, "--each-subfolder-of", f"{DRIVE}/runs", "--max-running", "2", "--output-has-run-id"]
+    result = run([*args, "--json", *FAST], env)
     assert result.code == 1, result.err
     records = {r["input_dir"]: r for r in result.json()}
     assert sorted(records) == folders
@@ -280,6 +280,7 @@ def test_run_over_subfolders_with_a_cap_and_a_failure(env: dict[str, str], fake:
     assert all(r["job_id"] and r["state"] for r in records.values())
     assert fake.max_running_jobs <= 2
     assert len(fake.requests.filter("flow.run")) == 6
+    assert all(fake.get_job(r["job_id"]).params["output_has_run_id"] is True for r in records.values())
     assert "6 runs: 5 succeeded, 1 failed" in result.err
 
 
@@ -410,3 +411,32 @@ def test_status_of_a_missing_or_empty_ledger(env: dict[str, str], tmp_path: Path
     assert missing.code == 2 and "no ledger at" in one_error_line(missing)
     assert no_run.code == 2 and "no run 'weekly'" in one_error_line(no_run)
     assert listing.code == 0 and listing.json() == []
+
+
+def test_waits_that_time_out_and_bad_configuration(
+    env: dict[str, str],
+    fake: FakeInstabase,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A wait past --timeout is that job's failure ("timed out waiting", exit 1); an empty token
+    file and a plain-http URL to another host are usage errors (exit 2), the token unprinted."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+    async def start_long_job() -> str:
+        async with fake.client() as ib:
+            job = await ib.flows.run(FLOW, input_dir=f"{DRIVE}/slow")
+        fake.set_job_duration(job.job_id, polls=10_000)
+        return job.job_id
+
+    job_id = anyio.run(start_long_job)
+    waited = call(["wait", job_id, "--timeout", "0.3", "--poll-interval", "0.05", "--json"], capsys)
+    assert waited.code == 1
+    assert waited.json()[0]["error"] == "timed out waiting (last state RUNNING)"
+    (tmp_path / "empty").write_text("\n")
+    empty = call(["ls", DRIVE, "--token-file", str(tmp_path / "empty")], capsys)
+    assert empty.code == 2 and "the --token-file is empty" in one_error_line(empty)
+    insecure = call(["ls", DRIVE, "--url", "http://instabase.example.com"], capsys)
+    assert insecure.code == 2 and "refusing to send the token over plain http" in one_error_line(insecure)

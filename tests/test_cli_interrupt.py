@@ -59,14 +59,18 @@ def test_second_sigint_stops_at_once(served: tuple[FakeInstabase, str]) -> None:
     """A second SIGINT does not wait for answers still in the air; the exit status is 130."""
     fake, url = served
     fake.faults.add("flow.run", delay=30)
-    proc = start(["run", FLOW, f"{DRIVE}/in/batch-0", "--poll-interval", "0.1"], cli_env(url))
-    time.sleep(1.0)  # started, and its one submission sent (answered only after 30 s)
+    proc = start(["run", FLOW, "--each-subfolder-of", f"{DRIVE}/in", "--poll-interval", "0.1"], cli_env(url))
+    # Once the inputs are listed, the command is running (Ctrl-C is its own) and its
+    # submissions are in the air, answered only after 30 s.
+    _wait_for(lambda: fake.requests.filter("files.list") or proc.poll() is not None)
+    time.sleep(0.3)
     proc.send_signal(signal.SIGINT)
     time.sleep(0.3)
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=20)  # well before the answer would come
+    out, err = proc.communicate(timeout=20)  # well before the answers would come
     result = check_output(proc.returncode, out, err)
     assert result.code == 130
+    assert "stopping: waiting for submissions already sent" in result.out
 
 
 def test_sigint_then_the_same_command_carries_on_with_the_ledger(

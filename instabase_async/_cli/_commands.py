@@ -38,6 +38,10 @@ from ._session import EXIT_FAILED, EXIT_OK, Session, Submissions, describe
 
 __all__ = ["COMMANDS"]
 
+# A run's output folder when none is given: `input_dir/../out` (the flow API's default). Runs over
+# the subfolders of a folder all write there, so on a second listing it is an output, not an input.
+_DEFAULT_OUTPUT = "out"
+
 
 def _remote(path: str) -> str:
     """A remote path as the user typed it, without leading or trailing slashes."""
@@ -217,12 +221,13 @@ def _run_summary(s: Session, board: RunBoard, noun: str) -> int:
 
 
 async def _inputs(ib: AsyncInstabase, given: Iterable[str], parents: Iterable[str]) -> list[str]:
-    """The input folders: those given, then the subfolders of each `--each-subfolder-of` (sorted);
-    each once."""
+    """The input folders: those given, then the subfolders of each `--each-subfolder-of` (sorted;
+    not `out`, where runs over its siblings write by default); each once."""
     inputs = [_remote(path) for path in given]
     for parent in parents:
         folder = _remote(parent)
-        inputs.extend(sorted([f"{folder}/{_child_name(e)}" async for e in ib.files.list(folder) if e.is_dir]))
+        names = [_child_name(entry) async for entry in ib.files.list(folder) if entry.is_dir]
+        inputs.extend(f"{folder}/{name}" for name in sorted(names) if name != _DEFAULT_OUTPUT)
     unique = list(dict.fromkeys(inputs))
     if not unique:
         raise UsageError("no input folders: give INPUT_DIR... or --each-subfolder-of PATH (with subfolders)")
@@ -282,7 +287,10 @@ async def run_flows(s: Session) -> int:
         ib: AsyncInstabase, inputs: list[str], on_outcome: OnOutcome, ledger: Ledger | None
     ) -> object:
         return await ib.flows.run_many(
-            [FlowRunRequest(flow, input_dir) for input_dir in inputs],
+            [
+                FlowRunRequest(flow, input_dir, output_has_run_id=args.output_has_run_id)
+                for input_dir in inputs
+            ],
             max_running=args.max_running,
             timeout=args.timeout,
             poll=s.poll(),

@@ -201,7 +201,8 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="PATH",
-        help="also run once per subfolder of this remote folder (repeatable)",
+        help="also run once per subfolder of this remote folder, except its 'out' (where runs write by "
+        "default); repeatable",
     )
     parser.add_argument(
         "--max-running",
@@ -255,6 +256,12 @@ def build_parser() -> argparse.ArgumentParser:
     run = _command(sub, "run", "run a flow over many input folders", parents)
     run.add_argument("flow_path", metavar="FLOW_PATH", help="the .ibflow on Instabase")
     _run_options(run)
+    run.add_argument(
+        "--output-has-run-id",
+        action="store_const",
+        const=True,
+        help="give each run its own output folder (runs over sibling folders share ../out otherwise)",
+    )
     run.add_argument(
         "--resubmit-unknown",
         action="store_true",
