@@ -432,9 +432,10 @@ def test_waits_that_time_out_and_bad_configuration(
         return job.job_id
 
     job_id = anyio.run(start_long_job)
-    waited = call(["wait", job_id, "--timeout", "0.3", "--poll-interval", "0.05", "--json"], capsys)
+    waited = call(["wait", job_id, "--timeout", "0.5", "--poll-interval", "0.05", "--json"], capsys)
     assert waited.code == 1
-    assert waited.json()[0]["error"] == "timed out waiting (last state RUNNING)"
+    # "(last state RUNNING)" follows when a status came back in time, which a busy machine may not give.
+    assert waited.json()[0]["error"] in ("timed out waiting (last state RUNNING)", "timed out waiting")
     (tmp_path / "empty").write_text("\n")
     empty = call(["ls", DRIVE, "--token-file", str(tmp_path / "empty")], capsys)
     assert empty.code == 2 and "the --token-file is empty" in one_error_line(empty)
