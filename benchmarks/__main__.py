@@ -20,6 +20,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from . import ledger
 from ._common import ROOT, bench_server, median, run_child
 
 PARTS = (
@@ -29,6 +30,7 @@ PARTS = (
     "solutions",
     "transfer",
     "profile",
+    "ledger",
 )
 EXTRA_PARTS = ("experiments",)  # only when asked for with --part
 GIB = 1 << 30
@@ -163,6 +165,7 @@ RUNNERS: dict[str, Callable[[str, bool], dict[str, Any]]] = {
     "transfer": part_transfer,
     "profile": part_profile,
     "experiments": part_experiments,
+    "ledger": ledger.part,
 }
 
 
@@ -267,6 +270,7 @@ def summarize(parts: dict[str, Any]) -> list[dict[str, Any]]:
     _bulk_rows(row, parts.get("bulk"))
     _scale_rows(row, parts.get("scale"), over)
     _solution_rows(row, parts.get("solutions"))
+    ledger.rows(row, parts.get("ledger"))
     transfer = parts.get("transfer")
     if transfer:
         size = transfer["size"]

@@ -11,6 +11,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -61,28 +62,52 @@ async def run_many(
 
 
 def part(url: str, quick: bool) -> dict[str, Any]:
-    """The part runner for `python -m benchmarks --part ledger`."""
+    """The part runner for `python -m benchmarks --part ledger`: rounds of (none, sqlite,
+    postgres) side by side; each ratio is the median over rounds of that round's ratio to none."""
     sys.path.insert(0, str(ROOT.parent / "tests"))
     from pg_cluster import find_bindir, throwaway_cluster
 
-    n, rounds = (200, 1) if quick else (2000, 3)
+    n, rounds = (200, 1) if quick else (2000, 5)
     args = {"n": n, "max_running": 100, "duration": 0.2, "time_limit": 60 if quick else 150}
     bindir = find_bindir()
-    results: dict[str, list[dict[str, Any]]] = {"none": [], "sqlite": [], "postgres": []}
+    found: dict[str, list[dict[str, Any]]] = {"none": [], "sqlite": [], "postgres": []}
     with throwaway_cluster(bindir) if bindir else contextlib.nullcontext() as pg_url:
         for index in range(rounds):
             for name, ledger in (("none", None), ("sqlite", "sqlite"), ("postgres", pg_url)):
                 if name == "postgres" and pg_url is None:
                     continue  # PostgreSQL is not installed here
-                results[name].append(
+                found[name].append(
                     run_child("ledger:run_many", url, {**args, "ledger": ledger, "round": index}, 200)
                 )
-    summary: dict[str, Any] = {"rounds": results}
-    for name, found in results.items():
-        cpu = [r["cpu_s"] for r in found if "cpu_s" in r]
-        summary[f"{name}_cpu_s"] = median(cpu) if cpu else None
-    base = summary["none_cpu_s"]
+    summary: dict[str, Any] = {"n": n, "rounds": found}
     for name in ("sqlite", "postgres"):
-        value = summary[f"{name}_cpu_s"]
-        summary[f"{name}_ratio"] = value / base if value and base else None
+        pairs = [
+            (mine["cpu_s"], base["cpu_s"])
+            for mine, base in zip(found[name], found["none"], strict=False)
+            if "cpu_s" in mine and "cpu_s" in base
+        ]
+        summary[f"{name}_ratio"] = median([a / b for a, b in pairs]) if pairs else None
+        summary[f"{name}_cpu_s"] = median([a for a, _ in pairs]) if pairs else None
+    base = [r["cpu_s"] for r in found["none"] if "cpu_s" in r]
+    summary["none_cpu_s"] = median(base) if base else None
     return summary
+
+
+def rows(row: Callable[..., None], ledger: dict[str, Any] | None) -> None:
+    """The table's rows: client CPU of run_many with a ledger against the same call without one."""
+    if not ledger or ledger.get("sqlite_ratio") is None:
+        return
+    n, ratio = ledger["n"], ledger["sqlite_ratio"]
+    what = f"run_many of {n} runs: client CPU, SQLite ledger vs none"
+    row(what, ledger["sqlite_cpu_s"], ledger["none_cpu_s"], ratio, "<= 1.2", ratio <= 1.2, "s")
+    if ledger.get("postgres_ratio") is not None:
+        what = f"run_many of {n} runs: client CPU, PostgreSQL ledger vs none"
+        row(
+            what,
+            ledger["postgres_cpu_s"],
+            ledger["none_cpu_s"],
+            ledger["postgres_ratio"],
+            "report",
+            None,
+            "s",
+        )

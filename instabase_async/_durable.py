@@ -1,6 +1,6 @@
 """Bulk runs recorded in a ledger: a re-run carries on after a crash, and workers share one run.
 
-One call of `run_durable` is one worker. It registers every request (keyed), then:
+One call of `run_requests` with a ledger is one worker. It registers every request (keyed), then:
 
 ```
 done rows ─────────────────────────────────────────────────────────────► outcome (no request)
@@ -12,10 +12,10 @@ another live worker's rows ──► watched: read back from the ledger until th
 
 `submitting` is committed by the claim, before the POST; the token is written as soon as the
 answer comes (the POST and that write are shielded from cancellation together: a submission sent
-records its answer); outcomes are written when final. Writes are batched by one writer task, so a
-burst of completions is one transaction. A ticker renews this worker's lease, adopts the requests
-of workers that went silent, reads back watched requests, and wakes the feeder, since another
-worker's completions free slots that this one cannot see otherwise.
+records its answer); outcomes are written when final. Writes and claims go in rounds of one task
+(`_book`), so a burst of completions and the claims of the slots they free are one transaction.
+A ticker renews this worker's lease, adopts the requests of workers that went silent, reads back
+watched requests, and starts a round, since another worker's completions free slots too.
 
 A wait that times out gives its `WaitTimeoutError` outcome at once, but the job keeps its slot and
 is polled on until final, when its real outcome is recorded.
@@ -23,6 +23,7 @@ is polled on until final, when its real outcome is recorded.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
@@ -46,7 +47,15 @@ from ._ledger._records import (
     encode_upload,
     request_key,
 )
-from ._models import FlowRunRequest, PollPolicy, Progress, RunOutcome, SolutionRunRequest, TransferOutcome
+from ._models import (
+    FlowRunRequest,
+    JobStatus,
+    PollPolicy,
+    Progress,
+    RunOutcome,
+    SolutionRunRequest,
+    TransferOutcome,
+)
 from ._runs import run_all
 from ._waiter import Entry, Waiter
 
@@ -57,6 +66,9 @@ __all__ = ["run_requests", "upload_recorded"]
 
 # The waiter's pollers for a bulk run: one per running job, up to this many.
 _MAX_POLLERS: Final = 32
+# How long a round waits for more records before its transaction: a tenth of the transactions
+# for a delay of a few ms in recording a job (a crash inside it leaves the request `submitting`).
+_COALESCE: Final = 0.02
 # How often a worker renews its lease and looks at the other workers' requests (at most).
 _MAX_TICK: Final = 1.0
 
@@ -100,43 +112,6 @@ def _not_known(exc: Exception) -> bool:
     )
 
 
-class _Writer:
-    """Ledger writes, batched: whatever piles up while one transaction runs goes in the next."""
-
-    def __init__(self, ledger: Ledger, on_outcomes: Callable[[], None]) -> None:
-        self._ledger = ledger
-        self._on_outcomes = on_outcomes
-        self.jobs: list[tuple[str, str]] = []
-        self.outcomes: list[tuple[str, str]] = []
-        self.unknown: list[tuple[str, str]] = []
-        self._event = anyio.Event()
-
-    def job(self, key: str, token: str) -> None:
-        self.jobs.append((key, token))
-        self._event.set()
-
-    def outcome(self, key: str, text: str, *, state: str = DONE) -> None:
-        (self.unknown if state == UNKNOWN else self.outcomes).append((key, text))
-        self._event.set()
-
-    async def run(self) -> None:
-        while True:
-            await self._event.wait()
-            self._event = anyio.Event()
-            await self.flush()
-
-    async def flush(self) -> None:
-        jobs, outcomes, unknown = self.jobs, self.outcomes, self.unknown
-        if not (jobs or outcomes or unknown):
-            return
-        self.jobs, self.outcomes, self.unknown = [], [], []
-        # Shielded: taken from the buffers, these must reach the ledger even if the call ends now.
-        with anyio.CancelScope(shield=True):
-            await self._ledger._record(jobs=jobs, outcomes=outcomes, unknown=unknown)
-        if outcomes or unknown:
-            self._on_outcomes()
-
-
 class _Worker:
     """The state of one `run_durable` call."""
 
@@ -172,9 +147,14 @@ class _Worker:
         self.watched: set[int] = set()  # another live worker's: read back until done
         self.deadlines: list[tuple[float, int]] = []  # ascending: timeouts of this call's waits
         self.jobs: dict[int, Job] = {}
+        self.new_deadline = anyio.Event()  # wakes the timer when it has nothing to wait for
         self.waiter = Waiter(client, max_in_flight=min(max_running, _MAX_POLLERS), poll=poll)
-        self.wake = anyio.Event()  # the feeder may find room now
-        self.writer = _Writer(ledger, self._wake_feeder)
+        self.wake = anyio.Event()  # something to record, or room to claim: a round of `_book`
+        self.claimed: set[int] = set()  # claimed, not yet being sent: released if the call ends
+        # Records waiting for the next round: (key, token), (key, outcome), (key, unknown outcome).
+        self.new_jobs: list[tuple[str, str]] = []
+        self.new_outcomes: list[tuple[str, str]] = []
+        self.new_unknown: list[tuple[str, str]] = []
         self.send, self.receive = anyio.create_memory_object_stream[tuple[int, RunOutcome] | BaseException](
             math.inf
         )
@@ -190,8 +170,10 @@ class _Worker:
                 hold = self.waiter.hold()  # the waiter's iteration stays open for the whole call
                 try:
                     for index, row in enumerate(rows):
-                        self._start(index, row, mine=row.key in adopted)
-                    for task in (self._pump, self._feed, self._ticker, self.writer.run):
+                        # This ledger's own rows too: an earlier call's waits that timed out.
+                        self._start(index, row, mine=row.key in adopted or row.owner == self.ledger._worker)
+                    self.wake.set()  # the first round: claims at once
+                    for task in (self._pump, self._book, self._ticker):
                         self.waiter.start_soon(self._guard, task)
                     if self.timeout is not None:
                         self.waiter.start_soon(self._guard, self._timer)
@@ -200,7 +182,9 @@ class _Worker:
                     hold.release()
         finally:
             with anyio.CancelScope(shield=True):
-                await self.writer.flush()
+                await self._round(claim=False)
+                if self.claimed:  # never sent: pending again, for this run or another worker
+                    await self.ledger._release([self.keys[index] for index in self.claimed])
                 # Whatever this worker still holds (timed-out waits) may be taken over at once.
                 await self.ledger._retire()
         return [outcome for outcome in self.outcomes if outcome is not None]
@@ -268,7 +252,7 @@ class _Worker:
                         self._deliver(index, RunOutcome(self.requests[index], job, None, exc))
                         return  # still `submitting`: the next run asks again
                 else:
-                    self.writer.job(row.key, job.to_token())
+                    self._record_job(row.key, job)
                     self._wait(index, job)
                     return
             elif not self.resubmit_unknown:
@@ -277,7 +261,8 @@ class _Worker:
                     "stopped between sending it and recording the answer. Check the server, then run "
                     "again with resubmit_unknown=True to submit it again"
                 )
-                self.writer.outcome(row.key, encode_outcome(None, None, error), state=UNKNOWN)
+                self.new_unknown.append((row.key, encode_outcome(None, None, error)))
+                self.wake.set()
                 self._deliver(index, RunOutcome(self.requests[index], None, None, error))
                 return
             await self._submit(index)
@@ -289,20 +274,31 @@ class _Worker:
             try:
                 # Shielded together: a submission that was sent gets its answer recorded.
                 with anyio.CancelScope(shield=True):
+                    self.claimed.discard(index)
                     job = await self.submit(index, job_id)
-                    self.writer.job(key, job.to_token())
+                    self._record_job(key, job)
             except Exception as exc:
-                self.writer.outcome(key, encode_outcome(None, None, exc))
+                self._record_outcome(key, None, None, exc)
                 self._deliver(index, RunOutcome(self.requests[index], None, None, exc))
-                self._wake_feeder()
             else:
                 self._wait(index, job)
+
+    def _record_job(self, key: str, job: Job) -> None:
+        self.new_jobs.append((key, job.to_token()))
+        self.wake.set()
+
+    def _record_outcome(
+        self, key: str, job: Job | None, status: JobStatus | None, error: BaseException | None
+    ) -> None:
+        self.new_outcomes.append((key, encode_outcome(job, status, error)))
+        self.wake.set()
 
     def _wait(self, index: int, job: Job) -> None:
         self.jobs[index] = job
         self.waiter.add(job, tag=index)
         if self.timeout is not None:
             self.deadlines.append((anyio.current_time() + self.timeout, index))
+            self.new_deadline.set()
 
     # ------------------------------------------------------------------ tasks
 
@@ -314,35 +310,50 @@ class _Worker:
     def _finished(self, entry: Entry) -> None:
         index = entry.tag
         assert index is not None and entry.job is not None
-        self.writer.outcome(self.keys[index], encode_outcome(entry.job, entry.status, entry.error))
+        self._record_outcome(self.keys[index], entry.job, entry.status, entry.error)
         self._deliver(index, RunOutcome(self.requests[index], entry.job, entry.status, entry.error))
 
-    async def _feed(self) -> None:
-        """Claim pending requests in input order while the run has room, and submit them."""
+    async def _book(self) -> None:
+        """The ledger's rounds: what piled up is recorded, and pending requests claimed while the
+        run has room, in one transaction; then the claimed ones are submitted."""
         while True:
-            if not self.queue:
-                await self.wake.wait()
-                self.wake = anyio.Event()
-                continue
-            window = [self.keys[index] for index in list(self.queue)[: self.max_running]]
-            claimed, others = await self.ledger._claim(
-                window, self.max_running, self.max_running, self.claimable
+            await self.wake.wait()
+            # A short pause gathers what ends together into one round.
+            await anyio.sleep(_COALESCE)
+            self.wake = anyio.Event()
+            await self._round(claim=True)
+
+    async def _round(self, *, claim: bool) -> None:
+        jobs, outcomes, unknown = self.new_jobs, self.new_outcomes, self.new_unknown
+        self.new_jobs, self.new_outcomes, self.new_unknown = [], [], []
+        window = (
+            [self.keys[index] for index in itertools.islice(self.queue, self.max_running)] if claim else []
+        )
+        if not (jobs or outcomes or unknown or window):
+            return
+        # Shielded: records taken from the buffers reach the ledger, and claims are noted, even
+        # if the call ends now (a claim never sent is released at the end).
+        with anyio.CancelScope(shield=True):
+            claimed, others = await self.ledger._record(
+                jobs=jobs,
+                outcomes=outcomes,
+                unknown=unknown,
+                claim=(window, self.max_running, self.claimable),
             )
-            for key in claimed:
+            fresh = [self.index_of[key] for key in claimed]
+            for index in fresh:
+                del self.queue[index]
+                self.claimed.add(index)
+        for index in fresh:
+            self.waiter.start_soon(self._guard, lambda index=index: self._submit(index))
+        for key, state in others.items():
+            if state not in self.claimable:  # another worker took it
                 index = self.index_of[key]
                 del self.queue[index]
-                self.waiter.start_soon(self._guard, lambda index=index: self._submit(index))
-            for key, state in others.items():
-                if state not in self.claimable:  # another worker took it
-                    index = self.index_of[key]
-                    del self.queue[index]
-                    self.watched.add(index)
-            if not claimed and self.queue:
-                await self.wake.wait()
-                self.wake = anyio.Event()
-
-    def _wake_feeder(self) -> None:
-        self.wake.set()
+                self.watched.add(index)
+        if window and not any(self.index_of[key] in self.queue for key in window):
+            # Every candidate was claimed or taken: the run may have room for more right away.
+            self.wake.set()
 
     async def _ticker(self) -> None:
         while True:
@@ -362,14 +373,16 @@ class _Worker:
                     elif row.state in self.claimable:  # released, or unknown to submit again
                         self.watched.discard(index)
                         self.queue[index] = None
-            self._wake_feeder()
+            if self.queue:  # another worker's requests may have ended: room to claim
+                self.wake.set()
 
     async def _timer(self) -> None:
         """Each wait's `timeout`: the outcome now; the job keeps its slot and is polled on."""
         position = 0
         while True:
             if position >= len(self.deadlines):
-                await anyio.sleep(self.tick)
+                self.new_deadline = anyio.Event()
+                await self.new_deadline.wait()
                 continue
             deadline, index = self.deadlines[position]
             await anyio.sleep_until(deadline)

@@ -208,9 +208,16 @@ class Ledger:
         jobs: Sequence[tuple[str, str]] = (),
         outcomes: Sequence[tuple[str, str]] = (),
         unknown: Sequence[tuple[str, str]] = (),
-    ) -> None:
-        await self._do(
-            self._backend.record, self._run, self._worker, jobs=jobs, outcomes=outcomes, unknown=unknown
+        claim: tuple[Sequence[str], int, Sequence[str]] | None = None,
+    ) -> tuple[list[str], dict[str, str]]:
+        return await self._do(
+            self._backend.record,
+            self._run,
+            self._worker,
+            jobs=jobs,
+            outcomes=outcomes,
+            unknown=unknown,
+            claim=claim,
         )
 
     async def _record_files(self, items: Sequence[tuple[str, str, str]]) -> None:

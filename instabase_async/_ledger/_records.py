@@ -208,12 +208,14 @@ def _decode_error(data: Any) -> BaseException | None:
 
 
 def encode_outcome(job: Job | None, status: JobStatus | None, error: BaseException | None) -> str:
-    return _dumps(
+    # Not canonical (no sorted keys): an outcome is only read back, never compared.
+    return json.dumps(
         {
             "job": None if job is None else job.to_token(),
             "status": _encode_status(status),
             "error": encode_error(error),
-        }
+        },
+        separators=(",", ":"),
     )
 
 

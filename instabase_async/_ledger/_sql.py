@@ -315,42 +315,58 @@ class Backend:
         """Move up to `limit` candidates in a `claimable` state (in input order) to `submitting` for
         `worker`, as long as the run's requests in `submitting` or `running` stay within `max_running`.
 
-        Returns the keys claimed, and the state of every candidate not claimed (another worker's
-        claim may have taken it). The count and the claim are one transaction, serial per run.
+        Returns the keys claimed, and the state of the candidates looked at and not claimed
+        (another worker's claim may have taken them); when the run is full, nothing is looked at.
+        The count and the claim are one transaction, serial per run.
         """
         with self._write() as cur:
-            self._lock_run(cur, run)
-            active = self._exec(
+            return self._claim(cur, run, worker, candidates, limit, max_running, claimable)
+
+    def _claim(
+        self,
+        cur: Cursor,
+        run: str,
+        worker: str,
+        candidates: Sequence[str],
+        limit: int,
+        max_running: int,
+        claimable: Sequence[str],
+    ) -> tuple[list[str], dict[str, str]]:
+        self._lock_run(cur, run)
+        active = self._exec(
+            cur,
+            "SELECT COUNT(*) FROM ib_ledger_requests WHERE run = ? AND state IN (?, ?)",
+            (run, *ACTIVE),
+        ).fetchone()[0]
+        room = min(limit, max_running - int(active))
+        claimed: list[str] = []
+        states: dict[str, str] = {}
+        # Candidates are looked at a few more than the room at a time: most claims free one slot.
+        for chunk in _chunks(candidates, max(16, 2 * room)):
+            if len(claimed) >= room:
+                break
+            marks = ", ".join("?" * len(chunk))
+            found = self._exec(
                 cur,
-                "SELECT COUNT(*) FROM ib_ledger_requests WHERE run = ? AND state IN (?, ?)",
-                (run, *ACTIVE),
-            ).fetchone()[0]
-            room = min(limit, max_running - int(active))
-            claimed: list[str] = []
-            states: dict[str, str] = {}
-            for chunk in _chunks(candidates):
-                marks = ", ".join("?" * len(chunk))
-                found = self._exec(
-                    cur,
-                    f"SELECT key, state FROM ib_ledger_requests WHERE run = ? AND key IN ({marks})"
-                    f" ORDER BY position{self.skip_locked}",
-                    (run, *chunk),
-                ).fetchall()
-                for key, state in found:
-                    if state in claimable and len(claimed) < room:
-                        claimed.append(key)
-                    else:
-                        states[key] = state
-            if claimed:
-                now = time.time()
-                cur.executemany(
-                    self._q(
-                        "UPDATE ib_ledger_requests SET state = ?, owner = ?, outcome = NULL, updated = ?"
-                        " WHERE run = ? AND key = ?"
-                    ),
-                    [(SUBMITTING, worker, now, run, key) for key in claimed],
-                )
-            return claimed, states
+                f"SELECT key, state FROM ib_ledger_requests WHERE run = ? AND key IN ({marks})"
+                f" ORDER BY position{self.skip_locked}",
+                (run, *chunk),
+            ).fetchall()
+            for key, state in found:
+                if state in claimable and len(claimed) < room:
+                    claimed.append(key)
+                else:
+                    states[key] = state
+        if claimed:
+            now = time.time()
+            cur.executemany(
+                self._q(
+                    "UPDATE ib_ledger_requests SET state = ?, owner = ?, outcome = NULL, updated = ?"
+                    " WHERE run = ? AND key = ?"
+                ),
+                [(SUBMITTING, worker, now, run, key) for key in claimed],
+            )
+        return claimed, states
 
     def record_jobs(self, run: str, worker: str, items: Sequence[tuple[str, str]]) -> None:
         """A job token for each `(key, token)`: the request is `running`, owned by `worker`.
@@ -366,7 +382,10 @@ class Backend:
         With `state=UNKNOWN`, only requests still `submitting` change (the submission's fate is
         not known); nothing that has a job or an outcome is touched.
         """
-        self.record(run, "", **{"unknown" if state == UNKNOWN else "outcomes": items})
+        if state == UNKNOWN:
+            self.record(run, "", unknown=items)
+        else:
+            self.record(run, "", outcomes=items)
 
     def record(
         self,
@@ -376,10 +395,16 @@ class Backend:
         jobs: Sequence[tuple[str, str]] = (),
         outcomes: Sequence[tuple[str, str]] = (),
         unknown: Sequence[tuple[str, str]] = (),
-    ) -> None:
-        """Jobs, then outcomes, then unknowns, in one transaction (see the two methods above)."""
+        claim: tuple[Sequence[str], int, Sequence[str]] | None = None,
+    ) -> tuple[list[str], dict[str, str]]:
+        """Jobs, then outcomes, then unknowns (see the two methods above), then, with `claim`
+        (candidates, max_running, claimable), a claim of as many as the run has room for: one
+        transaction. Returns what the claim returns (nothing without one)."""
         now = time.time()
         with self._write() as cur:
+            if claim is not None and claim[0]:
+                # The run's lock first, as a claim and an adoption take it: rows after, never before.
+                self._lock_run(cur, run)
             if jobs:
                 cur.executemany(
                     self._q(
@@ -410,6 +435,10 @@ class Backend:
                     ),
                     [(UNKNOWN, text, now, run, key, SUBMITTING) for key, text in sorted(unknown)],
                 )
+            if claim is None or not claim[0]:
+                return [], {}
+            candidates, max_running, claimable = claim
+            return self._claim(cur, run, worker, candidates, max_running, max_running, claimable)
 
     def record_files(self, run: str, items: Sequence[tuple[str, str, str]]) -> None:
         """Each `(key, body, outcome)` of an upload, `done`; a file uploaded again replaces its record."""
