@@ -261,17 +261,21 @@ def _inputs(fake: FakeInstabase, parent: str, count: int) -> list[str]:
     return folders
 
 
-def test_run_over_subfolders_with_a_cap_and_a_failure(env: dict[str, str], fake: FakeInstabase) -> None:
+def test_run_over_subfolders_with_a_cap_and_a_failure(
+    env: dict[str, str], fake: FakeInstabase, tmp_path: Path
+) -> None:
     """run --each-subfolder-of runs once per subfolder, at most --max-running at once; a failed
-    run is reported with its input and message, and the exit status is 1."""
+    run is reported with its input and message, and the exit status is 1; `status` of its ledger
+    names the failure too."""
     folders = _inputs(fake, "runs", 6)
     fake.write_file(f"{DRIVE}/runs/out/earlier.json", b"{}")  # an output folder, not an input
     fake.outcome_for = lambda job: (
         Outcome.error("bad scan") if job.params.get("input_dir") == folders[3] else None
     )
     fake.reset_max_running_jobs()
+    ledger = ["--ledger", str(tmp_path / "runs.db"), "--run", "r1"]
     args = ["run", FLOW, "--each-subfolder-of", f"{DRIVE}/runs", "--max-running", "2", "--output-has-run-id"]
-    result = run([*args, "--json", *FAST], env)
+    result = run([*args, *ledger, "--json", *FAST], env)
     assert result.code == 1, result.err
     records = {r["input_dir"]: r for r in result.json()}
     assert sorted(records) == folders
@@ -282,6 +286,9 @@ def test_run_over_subfolders_with_a_cap_and_a_failure(env: dict[str, str], fake:
     assert len(fake.requests.filter("flow.run")) == 6
     assert all(fake.get_job(r["job_id"]).params["output_has_run_id"] is True for r in records.values())
     assert "6 runs: 5 succeeded, 1 failed" in result.err
+    status = run(["status", *ledger], env)
+    assert status.code == 1
+    assert status.out.splitlines() == ["r1: done 6", f"FAILED  {folders[3]}: FAILED: bad scan"]
 
 
 def test_run_plain_lines_when_not_a_terminal(env: dict[str, str], fake: FakeInstabase) -> None:

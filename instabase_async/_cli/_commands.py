@@ -462,9 +462,9 @@ async def status(s: Session) -> int:
             outcomes = await ledger.outcomes() if only is not None else []
         failures = [_failure(outcome) for outcome in outcomes if not outcome.ok]
         failed += len(failures)
-        record: dict[str, Any] = {"run": name, "states": counts}
+        record: dict[str, Any] = {"run": name, **counts}  # {"run", "pending", ..., "done", "unknown"}
         if only is not None:
-            record["failed"] = failures
+            record["failures"] = failures
         s.display.outcome(record, f"{name}: {_state_counts(counts)}", ok=True, always=True)
         for failure in failures:
             s.display.detail(f"FAILED  {failure['input']}: {failure['error']}", ok=False)
