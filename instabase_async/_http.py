@@ -570,15 +570,8 @@ class HTTP:
             attempt += 1
             await self._wait_backoff()
             started = time.perf_counter()
-            limiter, holder = self._limiter(), object()
             try:
-                no_slot = await self._acquire(limiter, holder)
-                if no_slot is not None:
-                    raise no_slot
-                try:
-                    status, headers, body = await fetch(target, self._fetch_headers, self._fetch_timeout)
-                finally:
-                    limiter.release_on_behalf_of(holder)
+                status, headers, body = await self._fetch_once(fetch, target)
             except httpx.TransportError as failure:
                 # A GET is idempotent and has no body to replay.
                 request = httpx.Request("GET", url)
@@ -593,18 +586,43 @@ class HTTP:
                     return json.loads(_redact(body, self._body_secret)), headers.get("Retry-After")
                 except (ValueError, RecursionError):
                     return self.json(self._response(url, status, headers, body)), None
-            try:
-                response = self._response(url, status, headers, body)
-            except httpx.DecodingError as exc:
-                raise _connection_error(exc, "GET", url) from exc
-            self.client.cookies.extract_cookies(response)
-            if log.isEnabledFor(logging.DEBUG):
-                self._log(response.request, status, started, attempt)
+            response = self._judged(url, status, headers, body, started, attempt)
             if status < 300:
                 if v1:
                     self.check_v1(response)
                 return self.json(response), response.headers.get("Retry-After")
             await self._before_retry(response.request, response, attempt, idempotent=True, replayable=True)
+
+    async def _fetch_once(self, fetch: Fetch, target: str) -> tuple[int, Mapping[str, str], bytes]:
+        """One fast-path GET inside a limiter slot (waited for at most the pool timeout)."""
+        limiter, holder = self._limiter(), object()
+        no_slot = await self._acquire(limiter, holder)
+        if no_slot is not None:
+            raise no_slot
+        try:
+            return await fetch(target, self._fetch_headers, self._fetch_timeout)
+        finally:
+            limiter.release_on_behalf_of(holder)
+
+    def _judged(
+        self,
+        url: httpx.URL,
+        status: int,
+        headers: Mapping[str, str],
+        body: bytes,
+        started: float,
+        attempt: int,
+    ) -> httpx.Response:
+        """A fast-path answer that is not a plain 2xx, as the `httpx.Response` `send` would judge:
+        its body decoded, its cookies kept."""
+        try:
+            response = self._response(url, status, headers, body)
+        except httpx.DecodingError as exc:
+            raise _connection_error(exc, "GET", url) from exc
+        self.client.cookies.extract_cookies(response)
+        if log.isEnabledFor(logging.DEBUG):
+            self._log(response.request, status, started, attempt)
+        return response
 
     @staticmethod
     def _response(url: httpx.URL, status: int, headers: Mapping[str, str], body: bytes) -> httpx.Response:

@@ -186,7 +186,7 @@ async def stalled_server() -> AsyncIterator[str]:
 
     listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
     port = listener.extra(anyio.abc.SocketAttribute.local_port)
-    async with anyio.create_task_group() as tg:
+    async with listener, anyio.create_task_group() as tg:
         tg.start_soon(listener.serve, handle)
         yield f"http://127.0.0.1:{port}"
         tg.cancel_scope.cancel()

@@ -35,11 +35,13 @@ __all__ = [
     "flow_effect",
     "get_job_v2",
     "job_status_v1",
-    "restart",
     "run_flow",
     "run_id_folder",
     "run_metaflow",
     "run_step",
+    "start_flow",
+    "start_step",
+    "started",
     "status_body_v1",
 ]
 
@@ -85,7 +87,7 @@ def flow_effect(state: State, input_dir: str | None, *, delete_out_dir: bool = F
     return effect
 
 
-def _started(job: FakeJob) -> Reply:
+def started(job: FakeJob) -> Reply:
     return json_reply({"status": "OK", "data": {"job_id": job.job_id, "output_folder": job.output_folder}})
 
 
@@ -100,7 +102,7 @@ def _output_folder(state: State, body: dict[str, Any], job_id: str, *, input_dir
     return output_dir if output_dir else posixpath.join(parent(input_dir), "out")
 
 
-def _start_flow(state: State, origin: str, body: dict[str, Any]) -> FakeJob:
+def start_flow(state: State, origin: str, body: dict[str, Any]) -> FakeJob:
     """Check a run_flow_async / run_metaflow_async body and start its job."""
     input_dir = req_str(body, "input_dir", v1_fail)
     path_str(input_dir, "input_dir", v1_fail)
@@ -140,16 +142,16 @@ def _start_flow(state: State, origin: str, body: dict[str, Any]) -> FakeJob:
 async def run_flow(state: State, req: Request, _arg: str) -> Reply:
     """``POST /api/v1/flow/run_flow_async``."""
     body = as_object(await req.json(v1=True), v1_fail)
-    return _started(_start_flow(state, "flow.run", body))
+    return started(start_flow(state, "flow.run", body))
 
 
 async def run_metaflow(state: State, req: Request, _arg: str) -> Reply:
     """``POST /api/v1/flow/run_metaflow_async``."""
     body = as_object(await req.json(v1=True), v1_fail)
-    return _started(_start_flow(state, "flow.run_metaflow", body))
+    return started(start_flow(state, "flow.run_metaflow", body))
 
 
-def _start_step(state: State, body: dict[str, Any]) -> FakeJob:
+def start_step(state: State, body: dict[str, Any]) -> FakeJob:
     """Check a run_step_async body (a flow step, or a ``step_json_str`` process-files step) and start it."""
     if "step_json_str" in body:
         raw = body["step_json_str"]
@@ -210,25 +212,7 @@ def _check_process_settings(settings: dict[str, Any]) -> None:
 async def run_step(state: State, req: Request, _arg: str) -> Reply:
     """``POST /api/v1/flow/run_step_async``."""
     body = as_object(await req.json(v1=True), v1_fail)
-    return _started(_start_step(state, body))
-
-
-async def restart(state: State, req: Request, _arg: str) -> Reply:
-    """``POST /api/v1/flow/restart``: the same run again under a new job id."""
-    body = as_object(await req.json(v1=True), v1_fail)
-    job_id = req_str(body, "job_id", v1_fail)
-    with state.lock:
-        old = state.jobs.look(job_id)
-        if old is None or old.kind != "flow":
-            raise V1Error(f"no flow job with id {job_id!r}")
-        if old.origin == "flow.run_step":
-            return _started(_start_step(state, old.params))
-        if old.origin == "solutions.run":
-            from ._solutions import start_solution_run
-
-            assert old.solution_id is not None
-            return _started(start_solution_run(state, old.solution_id, old.params))
-        return _started(_start_flow(state, old.origin, old.params))
+    return started(start_step(state, body))
 
 
 def _result(job: FakeJob) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from . import _endpoints, _files, _flows, _solutions
+from . import _endpoints, _files, _flows, _restart, _solutions
 from ._asgi import ApiError, Reply, Request
 from ._state import State
 
@@ -32,7 +32,7 @@ class Route:
 _FLOW: dict[str, tuple[str, Handler]] = {
     "run_flow_async": ("flow.run", _flows.run_flow),
     "run_step_async": ("flow.run_step", _flows.run_step),
-    "restart": ("flow.restart", _flows.restart),
+    "restart": ("flow.restart", _restart.restart),
     "run_metaflow_async": ("flow.run_metaflow", _flows.run_metaflow),
 }
 _ENDPOINT: dict[str, tuple[str, Handler]] = {
