@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -215,18 +215,33 @@ class WebhookConfig:
     headers: Mapping[str, str] | None = None
 
 
+def _read_once(value: Iterable[str] | None) -> Sequence[str] | None:
+    """A list option of a request kept as a tuple, so that a generator is sent, and keyed in a
+    ledger, in full. A set has no order (and its order changes between processes, which would
+    change a ledger's key), so it is sorted. A str or a wrong type is left for the checks at
+    submission to refuse."""
+    if value is None or isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+        return value  # type: ignore[return-value]  # refused when the request is submitted
+    if isinstance(value, set | frozenset):
+        try:
+            return tuple(sorted(value))
+        except TypeError:  # unorderable items: refused when the request is submitted
+            return tuple(value)
+    return tuple(value)
+
+
 @attrs.frozen
 class RunSettings:
     """Settings of a deployed-solution run (the same keys as a flow run). `None` is not sent."""
 
     delete_out_dir: bool | None = None
     output_has_run_id: bool | None = None
-    notification_emails: Sequence[str] | None = None
+    notification_emails: Sequence[str] | None = attrs.field(default=None, converter=_read_once)
     webhook: WebhookConfig | None = None
     log_to_timeline: bool | None = None
-    tags: Sequence[str] | None = None
+    tags: Sequence[str] | None = attrs.field(default=None, converter=_read_once)
     step_timeout: int | None = None
-    pipeline_ids: Sequence[str] | None = None
+    pipeline_ids: Sequence[str] | None = attrs.field(default=None, converter=_read_once)
     save_binary_to_output: bool | None = None
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
@@ -270,10 +285,10 @@ class FlowRunRequest:
     output_has_run_id: bool | None = attrs.field(default=None, kw_only=True)
     delete_out_dir: bool | None = attrs.field(default=None, kw_only=True)
     log_to_timeline: bool | None = attrs.field(default=None, kw_only=True)
-    notification_emails: Sequence[str] | None = attrs.field(default=None, kw_only=True)
-    tags: Sequence[str] | None = attrs.field(default=None, kw_only=True)
+    notification_emails: Sequence[str] | None = attrs.field(default=None, kw_only=True, converter=_read_once)
+    tags: Sequence[str] | None = attrs.field(default=None, kw_only=True, converter=_read_once)
     step_timeout: int | None = attrs.field(default=None, kw_only=True)
-    pipeline_ids: Sequence[str] | None = attrs.field(default=None, kw_only=True)
+    pipeline_ids: Sequence[str] | None = attrs.field(default=None, kw_only=True, converter=_read_once)
     save_binary_to_output: bool | None = attrs.field(default=None, kw_only=True)
     webhook: WebhookConfig | None = attrs.field(default=None, kw_only=True)
     key: str | None = attrs.field(default=None, kw_only=True)

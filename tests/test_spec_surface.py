@@ -371,11 +371,12 @@ def test_jobs_signatures(ib: AsyncInstabase) -> None:
 
 
 def test_job_handle(ib: AsyncInstabase) -> None:
-    """`Job`: its attributes, `status()`, `wait(*, ...)`, `watch(poll=None)`, `to_token()`, and a
-    handle from `jobs.from_id` of the given type, with no status URL (a v1 job)."""
+    """`Job`: its attributes (`solution_id` included), `status()`, `wait(*, ...)`, `watch(poll=None)`,
+    `to_token()`, and a handle from `jobs.from_id` of the given type, with no status URL (a v1 job)."""
     job = ib.jobs.from_id("job-1", type="async")
     assert isinstance(job, Job)
     assert (job.job_id, job.type, job.status_url, job.output_folder) == ("job-1", "async", None, None)
+    assert job.solution_id is None  # set only on the runs of a deployed solution
     assert ib.jobs.from_id("job-2").type == "flow"
     check_signature(job.status, [])
     check_signature(
@@ -393,6 +394,26 @@ def test_job_handle(ib: AsyncInstabase) -> None:
     check_signature(job.to_token, [])
     assert inspect.iscoroutinefunction(job.status) and inspect.iscoroutinefunction(job.wait)
     assert isinstance(job.to_token(), str)
+
+
+def test_iterators_and_context_managers(ib: AsyncInstabase) -> None:
+    """Listings are async iterators (`async for`), `files.stream` and `jobs.waiter` are async
+    context managers, `waiter.add` returns at once and the waiter is iterated with `async for`;
+    none of them sends anything until used."""
+    for listing in (
+        ib.solutions.list(),
+        ib.solutions.jobs("sol-1"),
+        ib.files.list("me/repo/fs/Instabase Drive"),
+        ib.endpoints.list(),
+        ib.jobs.from_id("j").watch(),
+    ):
+        assert hasattr(listing, "__anext__"), listing
+    stream = ib.files.stream("me/repo/fs/Instabase Drive/a.pdf")
+    assert hasattr(stream, "__aenter__") and hasattr(stream, "__aexit__")
+    waiter = ib.jobs.waiter(max_in_flight=2)
+    assert hasattr(waiter, "__aenter__") and hasattr(waiter, "__aiter__")
+    check_signature(waiter.add, [("job", REQUIRED)])
+    assert not inspect.iscoroutinefunction(waiter.add)
 
 
 # --------------------------------------------------------------------------- models
