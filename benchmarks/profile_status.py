@@ -56,6 +56,9 @@ class _FastLimiter:
     async def acquire_on_behalf_of(self, _borrower: object) -> None:
         await self._semaphore.acquire()
 
+    def acquire_on_behalf_of_nowait(self, _borrower: object) -> None:
+        self._semaphore.acquire_nowait()  # anyio.WouldBlock when none is free, as the limiter's
+
     def release_on_behalf_of(self, _borrower: object) -> None:
         self._semaphore.release()
 
