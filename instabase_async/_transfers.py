@@ -341,7 +341,16 @@ async def _transfer_all(
     send, receive = anyio.create_memory_object_stream[tuple[int, int | None]](math.inf)
 
     def reporter(index: int) -> OnBytes:
-        return None if progress is None else lambda n: send.send_nowait((index, n))
+        if progress is None:
+            return None
+
+        def report(n: int) -> None:
+            # A transport may pull one more chunk after the call ended (aiohttp's writer task
+            # runs on its own): then nobody listens any more, and that is fine.
+            with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
+                send.send_nowait((index, n))
+
+        return report
 
     async def worker() -> None:
         for index in indexes:  # shared: each index is taken by exactly one worker
