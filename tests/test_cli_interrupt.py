@@ -8,9 +8,11 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import anyio
 import pytest
 from cli_support import DRIVE, SCRIPT, check_output, cli_env, run, serving, start
 
+from instabase_async import Ledger
 from instabase_async.testing import FakeInstabase
 
 # The states a ledger counts requests by (SPEC.md, Durable runs).
@@ -26,6 +28,21 @@ def served() -> Iterator[tuple[FakeInstabase, str]]:
     """A served fake whose runs take a minute (nothing ends by itself during a test)."""
     with serving(inputs=6, job_seconds=60) as served:
         yield served
+
+
+def _counts(ledger: str, run_name: str) -> dict[str, int]:
+    """A ledger's counts by state, read from this process while the command writes it."""
+
+    async def read() -> dict[str, int]:
+        if run_name not in await Ledger.runs(ledger):
+            return {}
+        async with Ledger(ledger, run=run_name) as opened:
+            return await opened.summary()
+
+    try:
+        return anyio.run(read)
+    except Exception:  # not made yet, or being made right now: the caller polls again
+        return {}
 
 
 def _wait_for(condition: Callable[[], object], seconds: float = 30) -> None:
@@ -79,16 +96,19 @@ def test_second_sigint_stops_at_once(served: tuple[FakeInstabase, str]) -> None:
 def test_sigint_then_the_same_command_carries_on_with_the_ledger(
     served: tuple[FakeInstabase, str], tmp_path: Path
 ) -> None:
-    """Ctrl-C mid-run with --ledger exits 130; the same command again polls the runs already
-    sent (never submitting them twice), submits the rest, and `status` shows the run done."""
+    """Ctrl-C with --ledger while the first submissions are in the air exits 130 once their
+    answers are recorded; the same command again polls those runs (never submitting them twice),
+    submits the rest, and `status` shows the run done."""
     fake, url = served
     env = cli_env(url)
     ledger = str(tmp_path / "runs.db")
     inputs = [f"{DRIVE}/in/batch-{i}" for i in range(6)]  # (runs write their output beside them, in in/out)
     args = ["run", FLOW, *inputs, "--max-running", "2", "--poll-interval", "0.1"]
     args += ["--ledger", ledger, "--run", "nightly", "--json"]
+    fake.faults.add("flow.run", delay=1.0, times=2)  # the first two answers take a second
     proc = start(args, env)
-    _wait_for(lambda: fake.jobs_running() == 2 or proc.poll() is not None)  # the rest wait for a slot
+    # `submitting` is recorded just before each POST goes out: then both are in the air.
+    _wait_for(lambda: _counts(ledger, "nightly").get("submitting") == 2 or proc.poll() is not None)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     first = check_output(proc.returncode, out, err)
