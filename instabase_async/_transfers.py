@@ -24,6 +24,7 @@ from typing import IO, Any, Final, TypeAlias
 import anyio
 from anyio import AsyncFile
 from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectSendStream
 
 from ._http import HTTP, BodyFactory, Params, call_maybe_async
 from ._models import Progress, TransferOutcome
@@ -321,6 +322,18 @@ async def _task_scope() -> AsyncIterator[TaskGroup]:
         await tg.__aexit__(None, None, None)
 
 
+def _reporter(send: MemoryObjectSendStream[tuple[int, int | None]], index: int) -> Callable[[int], None]:
+    """`on_bytes` for file `index`: each count goes to the task that sends progress events."""
+
+    def report(n: int) -> None:
+        # A transport may pull one more chunk after the call ended (aiohttp's writer task runs on
+        # its own): then nobody listens any more, and that is fine.
+        with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
+            send.send_nowait((index, n))
+
+    return report
+
+
 async def _transfer_all(
     count: int,
     concurrency: int,
@@ -340,21 +353,9 @@ async def _transfer_all(
     # (index, bytes moved) as bytes move, (index, None) once a file has its outcome.
     send, receive = anyio.create_memory_object_stream[tuple[int, int | None]](math.inf)
 
-    def reporter(index: int) -> OnBytes:
-        if progress is None:
-            return None
-
-        def report(n: int) -> None:
-            # A transport may pull one more chunk after the call ended (aiohttp's writer task
-            # runs on its own): then nobody listens any more, and that is fine.
-            with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
-                send.send_nowait((index, n))
-
-        return report
-
     async def worker() -> None:
         for index in indexes:  # shared: each index is taken by exactly one worker
-            outcomes[index] = await work(index, reporter(index))
+            outcomes[index] = await work(index, None if progress is None else _reporter(send, index))
             send.send_nowait((index, None))
 
     done = failed = bytes_done = 0
