@@ -550,7 +550,7 @@ class HTTP:
             if not keep:
                 limiter.release_on_behalf_of(holder)
 
-    async def get_json(self, url: httpx.URL, *, v1: bool = False) -> tuple[Any, str | None]:
+    async def get_json(self, url: httpx.URL | str, *, v1: bool = False) -> tuple[Any, str | None]:
         """GET a small JSON document (a job's status): its decoded body and `Retry-After` header.
 
         On a transport this client built with a `fetch` seam (aiohttp), and while no cookie is
@@ -564,7 +564,7 @@ class HTTP:
         if fetch is None or jar:
             response = await self.send("GET", url, v1=v1)
             return self.json(response), response.headers.get("Retry-After")
-        target = str(url)
+        target = url if isinstance(url, str) else str(url)
         attempt = 0
         while True:
             attempt += 1
@@ -606,7 +606,7 @@ class HTTP:
 
     def _judged(
         self,
-        url: httpx.URL,
+        url: httpx.URL | str,
         status: int,
         headers: Mapping[str, str],
         body: bytes,
@@ -618,14 +618,16 @@ class HTTP:
         try:
             response = self._response(url, status, headers, body)
         except httpx.DecodingError as exc:
-            raise _connection_error(exc, "GET", url) from exc
+            raise _connection_error(exc, "GET", httpx.URL(url)) from exc
         self.client.cookies.extract_cookies(response)
         if log.isEnabledFor(logging.DEBUG):
             self._log(response.request, status, started, attempt)
         return response
 
     @staticmethod
-    def _response(url: httpx.URL, status: int, headers: Mapping[str, str], body: bytes) -> httpx.Response:
+    def _response(
+        url: httpx.URL | str, status: int, headers: Mapping[str, str], body: bytes
+    ) -> httpx.Response:
         """What httpx would have made of an answer `fetch` read, its body decoded (httpx raises
         `DecodingError` here for a body that is not what its Content-Encoding says)."""
         return httpx.Response(
