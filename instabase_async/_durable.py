@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import anyio
+import anyio.lowlevel
 
 from ._errors import NotFoundError, OperationError, SubmissionUnknownError, WaitTimeoutError
 from ._http import call_maybe_async
@@ -271,6 +272,8 @@ class _Worker:
         """POST a claimed request and record its job; a failed POST is its outcome."""
         key, _, _, job_id = self.items[index]
         with self.waiter.hold():
+            # Cancelled before sending: the claim is released at the end, the request stays pending.
+            await anyio.lowlevel.checkpoint_if_cancelled()
             try:
                 # Shielded together: a submission that was sent gets its answer recorded.
                 with anyio.CancelScope(shield=True):

@@ -345,6 +345,29 @@ async def test_a_solution_id_the_server_cannot_tell_is_left_for_the_next_run(
     assert outcome.ok and _runs(fake, "solutions.run") == 1
 
 
+async def test_cancelling_a_durable_run_leaves_a_ledger_to_resume_from(tmp_path: Path) -> None:
+    """Cancelled mid-run: only the cancellation surfaces, submissions in the air record their job,
+    claims never sent go back to pending, and the next run finishes with one POST per request."""
+    fake = FakeInstabase(job_polls=10**6)
+    fake.faults.add("flow.run", delay=0.02)
+    requests = _flows(12)
+    with anyio.fail_after(30):
+        async with fake.client(poll=FAST) as ib, Ledger(tmp_path / "l.db") as ledger:
+            with anyio.move_on_after(0.15) as scope:
+                await ib.flows.run_many(requests, max_running=4, ledger=ledger)
+            assert scope.cancelled_caught
+            counts = await ledger.summary()
+            assert counts["submitting"] == 0 and counts["running"] == _runs(fake) <= 4
+            fake.job_polls = 0
+            for job in list(fake.jobs):
+                fake.finish_job(job)
+            outcomes = await ib.flows.run_many(requests, max_running=4, ledger=ledger)
+    assert all(o.ok for o in outcomes) and _runs(fake) == 12
+    assert Counter(json.loads(r.body)["input_dir"] for r in fake.requests.filter("flow.run")) == Counter(
+        f"in/{i}" for i in range(12)
+    )
+
+
 async def test_durable_arguments_are_checked(fake: FakeInstabase, tmp_path: Path) -> None:
     """A ledger that is not a Ledger, or a resubmit_unknown that is not a bool, is a TypeError; an
     empty list is no work at all."""
