@@ -147,3 +147,22 @@ def test_upload_with_a_ledger_skips_files_uploaded_unchanged(
     assert again.code == 0 and len(again.json()) == 3
     assert len(fake.requests.filter("files.put")) == 4
     assert fake.read_file(f"{DRIVE}/kept/b.txt") == b"changed, and longer"
+
+
+def test_sigterm_stops_at_once_and_leaves_no_partial_file(
+    served: tuple[FakeInstabase, str], tmp_path: Path
+) -> None:
+    """SIGTERM (a stopped container) ends a download at once with status 143, through
+    cancellation: nothing is left at the target, half-written or not."""
+    fake, url = served
+    fake.write_file(f"{DRIVE}/big.bin", b"x" * 300_000)
+    fake.faults.add("files.get", delay=30)
+    proc = start(["download", f"{DRIVE}/big.bin", str(tmp_path / "big.bin")], cli_env(url))
+    _wait_for(lambda: fake.requests.filter("files.head") or proc.poll() is not None)  # then the GET hangs
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=20)  # well before the answer would come
+    result = check_output(proc.returncode, out, err)
+    assert result.code == 143, result.err
+    assert "terminated" in result.out
+    assert list(tmp_path.iterdir()) == []

@@ -14,7 +14,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal
 
 import anyio
 import httpx
@@ -48,6 +48,7 @@ EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
 EXIT_USAGE: Final = 2
 EXIT_INTERRUPTED: Final = 130
+EXIT_TERMINATED: Final = 143  # 128 + SIGTERM, as a shell reports it
 
 # The client's own default: requests in the air at once.
 _MAX_CONNECTIONS: Final = 64
@@ -128,7 +129,7 @@ class Session:
     def __init__(self, args: argparse.Namespace, display: Display) -> None:
         self.args = args
         self.display = display
-        self.interrupted = False
+        self.interrupted: Literal["", "interrupted", "terminated"] = ""  # by Ctrl-C, or by SIGTERM
         self._scope: anyio.CancelScope | None = None  # the command's, made on the event loop
         # Set by a command that must let submissions already sent finish before it stops.
         self.drain: Callable[[], Awaitable[None]] | None = None
@@ -184,8 +185,8 @@ class Session:
             tg.cancel_scope.cancel()
         if self.interrupted:
             counts = f": {self.counts()}" if self.counts is not None else ""
-            self.display.summary(f"interrupted{counts}", ok=False)
-            return EXIT_INTERRUPTED
+            self.display.summary(f"{self.interrupted}{counts}", ok=False)
+            return EXIT_TERMINATED if self.interrupted == "terminated" else EXIT_INTERRUPTED
         return status
 
     async def _guarded(self, command: Callable[[Session], Awaitable[int]]) -> int:
@@ -212,14 +213,20 @@ class Session:
             self._scope.cancel()
 
     async def _watch_signals(self, *, task_status: TaskStatus[None]) -> None:
-        with anyio.open_signal_receiver(signal.SIGINT) as signals:
+        # SIGTERM (a stopped container, a killed job) stops at once, but through cancellation, so
+        # that nothing is left half-written.
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             task_status.started()
             async with anyio.create_task_group() as tg:
-                async for _ in signals:
+                async for signum in signals:
+                    if signum == signal.SIGTERM:
+                        self.interrupted = "terminated"
+                        self._stop()
+                        continue
                     if self.interrupted:
                         self._stop()
                         continue
-                    self.interrupted = True
+                    self.interrupted = "interrupted"
                     if self.drain is None:
                         self._stop()
                     else:
