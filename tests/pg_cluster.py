@@ -31,6 +31,9 @@ def find_bindir() -> Path | None:
             candidates.append(found.stdout.strip())
         except (subprocess.SubprocessError, OSError):
             pass
+    initdb = shutil.which("initdb")
+    if initdb:
+        candidates.append(os.path.dirname(initdb))
     # Debian puts the server programs under a versioned folder; pg_config may name another.
     candidates.extend(sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=_version, reverse=True))
     for folder in candidates:
