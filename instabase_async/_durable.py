@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Final
 import anyio
 import anyio.lowlevel
 
-from ._errors import NotFoundError, OperationError, SubmissionUnknownError, WaitTimeoutError
+from ._errors import ConflictError, NotFoundError, OperationError, SubmissionUnknownError, WaitTimeoutError
 from ._http import call_maybe_async
 from ._jobs import Job
 from ._ledger import DONE, PENDING, RUNNING, SUBMITTING, UNKNOWN, Ledger, Row
@@ -280,11 +280,29 @@ class _Worker:
                     self.claimed.discard(index)
                     job = await self.submit(index, job_id)
                     self._record_job(key, job)
+            except ConflictError as exc:
+                if not self._derived(index):
+                    self._failed(index, exc)
+                    return
+                # Our derived id is taken: by our own earlier POST (another worker resubmitted
+                # after this one's lease ran out, or the other way round). It is that run.
+                assert job_id is not None
+                known = self.client.jobs.from_id(job_id, type="flow")
+                self._record_job(key, known)
+                self._wait(index, known)
             except Exception as exc:
-                self._record_outcome(key, None, None, exc)
-                self._deliver(index, RunOutcome(self.requests[index], None, None, exc))
+                self._failed(index, exc)
             else:
                 self._wait(index, job)
+
+    def _derived(self, index: int) -> bool:
+        request = self.requests[index]
+        return isinstance(request, SolutionRunRequest) and request.job_id is None
+
+    def _failed(self, index: int, exc: Exception) -> None:
+        """A submission the server refused: that request's outcome, recorded `done`."""
+        self._record_outcome(self.keys[index], None, None, exc)
+        self._deliver(index, RunOutcome(self.requests[index], None, None, exc))
 
     def _record_job(self, key: str, job: Job) -> None:
         self.new_jobs.append((key, job.to_token()))

@@ -20,6 +20,7 @@ import pytest
 from instabase_async import (
     AsyncInstabase,
     BadRequestError,
+    ConflictError,
     FlowRunRequest,
     Ledger,
     PollPolicy,
@@ -196,6 +197,26 @@ async def test_a_solution_found_submitting_is_resolved_by_its_derived_id(
     assert [o.ok for o in outcomes] == [True, True]
     assert [o.job.job_id for o in outcomes] == [derived_job_id("night", key) for key in keys]  # type: ignore[union-attr]
     assert _runs(fake, "solutions.run") == 2
+
+
+async def test_a_derived_job_id_the_server_already_has_is_that_run(
+    fake: FakeInstabase, tmp_path: Path
+) -> None:
+    """A POST under a derived id answered 409 (another worker's POST of the same request got there
+    first) is waited on as that run; a caller's own job_id that clashes stays a ConflictError."""
+    solution = fake.add_solution(name="s")
+    ours, theirs = (
+        SolutionRunRequest(solution, "in/0", key="a"),
+        SolutionRunRequest(solution, "in/1", job_id="x"),
+    )
+    with anyio.fail_after(30):
+        async with fake.client(poll=FAST) as ib, Ledger(tmp_path / "l.db", run="r") as ledger:
+            first = await ib.solutions.run(solution, input_dir="in/0", job_id=derived_job_id("r", "a"))
+            await ib.solutions.run(solution, input_dir="elsewhere", job_id="x")
+            mine, clash = await ib.solutions.run_many([ours, theirs], ledger=ledger)
+    assert mine.ok and mine.job is not None and mine.job.job_id == first.job_id
+    assert isinstance(clash.error, ConflictError) and clash.job is None
+    assert len(fake.jobs) == 2
 
 
 async def test_solution_runs_get_derived_job_ids_unless_given(fake: FakeInstabase, tmp_path: Path) -> None:
