@@ -26,6 +26,7 @@ from instabase_async import (
     WebhookConfig,
 )
 from instabase_async._errors import error_for_status
+from instabase_async._ledger import _sql
 from instabase_async._ledger._records import (
     decode_request,
     derived_job_id,
@@ -396,6 +397,25 @@ async def test_a_schema_newer_than_the_library_is_refused(ledger_url: str) -> No
         _set_schema_version(ledger_url, "1")
         async with Ledger(ledger_url, run="r") as ledger:
             assert (await ledger.summary())["pending"] == 1
+
+
+async def test_an_older_schema_is_upgraded_in_place(ledger_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Opening a ledger written at an older schema version runs the newer migrations once and keeps
+    every recorded row (the path a version 2 of the schema will take)."""
+    with anyio.fail_after(30):
+        async with Ledger(ledger_url, run="r") as ledger:
+            await ledger._register(_items("a"))
+        step = ("ALTER TABLE ib_ledger_runs ADD COLUMN note TEXT",)
+        monkeypatch.setattr(_sql, "MIGRATIONS", (*_sql.MIGRATIONS, step))
+        monkeypatch.setattr(_sql, "SCHEMA_VERSION", 2)
+        for _ in range(2):  # the second opening finds version 2 and migrates nothing
+            async with Ledger(ledger_url, run="r") as ledger:
+                assert (await ledger.summary())["pending"] == 1
+        _execute(ledger_url, "UPDATE ib_ledger_runs SET note = 'kept'")  # the new column exists
+        monkeypatch.undo()
+        with pytest.raises(ValueError, match="schema version 2, newer than this library's 1"):
+            async with Ledger(ledger_url, run="r"):
+                pass
 
 
 async def test_a_foreign_meta_table_is_not_a_ledger(ledger_url: str) -> None:
