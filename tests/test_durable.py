@@ -310,8 +310,8 @@ async def test_two_workers_in_one_process_share_a_run(tmp_path: Path) -> None:
     with anyio.fail_after(30):
         async with (
             fake.client(poll=FAST) as ib,
-            Ledger(tmp_path / "l.db", lease_seconds=0.4) as one,
-            Ledger(tmp_path / "l.db", lease_seconds=0.4) as two,
+            Ledger(tmp_path / "l.db", lease_seconds=2) as one,
+            Ledger(tmp_path / "l.db", lease_seconds=2) as two,
         ):
 
             async def work(ledger: Ledger) -> None:

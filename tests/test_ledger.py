@@ -143,7 +143,7 @@ async def test_a_silent_workers_jobs_are_adopted_after_its_lease(ledger_url: str
     """A worker that stops renewing loses its running jobs to another after lease_seconds."""
     with anyio.fail_after(30):
         async with (
-            Ledger(ledger_url, run="r", lease_seconds=0.3) as gone,
+            Ledger(ledger_url, run="r", lease_seconds=1.0) as gone,
             Ledger(ledger_url, run="r") as heir,
         ):
             await gone._register(_items("a", "b"))
@@ -151,7 +151,7 @@ async def test_a_silent_workers_jobs_are_adopted_after_its_lease(ledger_url: str
             await gone._claim(["a", "b"], limit=2, max_running=2)
             await gone._record_jobs([("a", "ta")])
             assert await heir._adopt() == []  # its lease is fresh
-            await anyio.sleep(0.5)
+            await anyio.sleep(1.2)
             adopted = await heir._adopt()
             assert sorted((row.key, row.state, row.token) for row in adopted) == [
                 ("a", "running", "ta"),
