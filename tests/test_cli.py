@@ -106,6 +106,11 @@ USAGE_ERRORS = [
     (["upload", "only-one-arg"], "required"),
     (["wait", "{not json"], "not a job token"),
     (["run", FLOW, "x", "--run", "nightly"], "give --ledger F too"),
+    (["wait", "j", "--timeout", "soon"], "expected a number of seconds"),
+    (["wait", "j", "--timeout", "0"], "expected a number of seconds > 0"),
+    (["upload", "a", "b", "--concurrency", "many"], "expected a whole number"),
+    (["fake", "--port", "70000"], "expected a port number 0-65535"),
+    (["ls", "/"], "not a remote path"),
 ]
 
 
@@ -448,3 +453,26 @@ def test_waits_that_time_out_and_bad_configuration(
     assert empty.code == 2 and "the --token-file is empty" in one_error_line(empty)
     insecure = call(["ls", DRIVE, "--url", "http://instabase.example.com"], capsys)
     assert insecure.code == 2 and "refusing to send the token over plain http" in one_error_line(insecure)
+
+
+def test_nothing_to_move_and_a_failed_deploy(
+    env: dict[str, str],
+    fake: FakeInstabase,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An empty local or remote folder is nothing to move (exit 0, said so); a deploy whose job
+    fails is one line with its message and exit status 1."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    (tmp_path / "empty").mkdir()
+    fake.mkdir(f"{DRIVE}/empty-remote")
+    upload = call(["upload", str(tmp_path / "empty"), f"{DRIVE}/x"], capsys)
+    assert upload.code == 0 and upload.out.startswith("nothing to upload")
+    download = call(["download", f"{DRIVE}/empty-remote", str(tmp_path / "down")], capsys)
+    assert download.code == 0 and download.out.startswith("nothing to download")
+    fake.set_next_outcomes([Outcome.error("bad package")], kind="deploy")
+    deploy = call(["deploy", f"{DRIVE}/broken.ibsolution", *FAST], capsys)
+    assert deploy.code == 1
+    assert deploy.out.splitlines()[-1] == f"FAILED  {DRIVE}/broken.ibsolution: FAILED: bad package"
