@@ -114,7 +114,7 @@ def _not_known(exc: Exception) -> bool:
 
 
 class _Worker:
-    """The state of one `run_durable` call."""
+    """The state of one `run_requests` call with a ledger: one worker of the run."""
 
     def __init__(
         self,
@@ -156,9 +156,6 @@ class _Worker:
         self.new_jobs: list[tuple[str, str]] = []
         self.new_outcomes: list[tuple[str, str]] = []
         self.new_unknown: list[tuple[str, str]] = []
-        self.send, self.receive = anyio.create_memory_object_stream[tuple[int, RunOutcome] | BaseException](
-            math.inf
-        )
         self.tick = min(_MAX_TICK, ledger.lease_seconds / 4)
 
     # ------------------------------------------------------------------ the call
@@ -166,6 +163,10 @@ class _Worker:
     async def run(self) -> list[RunOutcome]:
         rows = await self.ledger._register(self.items)
         adopted = {row.key for row in await self.ledger._adopt(set(self.keys))}
+        # Outcomes (or a task's error) for `_collect`, in the order they come.
+        self.send, self.receive = anyio.create_memory_object_stream[tuple[int, RunOutcome] | BaseException](
+            math.inf
+        )
         try:
             async with self.waiter:
                 hold = self.waiter.hold()  # the waiter's iteration stays open for the whole call
@@ -188,6 +189,8 @@ class _Worker:
                     await self.ledger._release([self.keys[index] for index in self.claimed])
                 # Whatever this worker still holds (timed-out waits) may be taken over at once.
                 await self.ledger._retire()
+            self.send.close()
+            self.receive.close()
         return [outcome for outcome in self.outcomes if outcome is not None]
 
     async def _collect(self) -> None:
@@ -444,6 +447,8 @@ async def run_requests(
         )
     if not isinstance(ledger, Ledger):
         raise TypeError(f"ledger must be a Ledger, not {type(ledger).__name__}")
+    if not requests:
+        return []
     worker = _Worker(
         client,
         ledger,
@@ -456,7 +461,7 @@ async def run_requests(
         progress=progress,
         resubmit_unknown=resubmit_unknown,
     )
-    return await worker.run() if requests else []
+    return await worker.run()
 
 
 # --------------------------------------------------------------------------- uploads
