@@ -180,9 +180,11 @@ def _command(
     return parser
 
 
-def _ledger_options(parser: argparse.ArgumentParser, what: str) -> None:
+def _ledger_options(parser: argparse.ArgumentParser, what: str, why: str) -> None:
     parser.add_argument(
-        "--ledger", metavar="F", help=f"record {what} in this ledger: a SQLite file or postgresql:// URL"
+        "--ledger",
+        metavar="F",
+        help=f"record {what} in this ledger (a SQLite file or postgresql:// URL): {why}",
     )
     parser.add_argument(
         "--run", metavar="NAME", default="default", help="the run's name in the ledger (default: default)"
@@ -215,7 +217,7 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
         "--timeout", type=_seconds, metavar="S", help="give up waiting on a run after S seconds"
     )
     _poll_option(parser)
-    _ledger_options(parser, "each run, so that the same command carries on after Ctrl-C or a crash")
+    _ledger_options(parser, "each run", "the same command carries on after Ctrl-C or a crash")
 
 
 def _poll_option(parser: argparse.ArgumentParser) -> None:
@@ -244,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     upload.add_argument(
         "--concurrency", type=_count, default=8, metavar="N", help="files at once (default 8)"
     )
-    _ledger_options(upload, "each file uploaded, so that a re-run skips files uploaded unchanged")
+    _ledger_options(upload, "each uploaded file", "a re-run skips files uploaded unchanged")
 
     download = _command(sub, "download", "download a file, or a folder recursively", parents)
     download.add_argument("remote_path", metavar="REMOTE_PATH")
