@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -363,31 +364,26 @@ def test_without_rich_the_command_says_what_to_install(env: dict[str, str]) -> N
 
 
 def test_fake_command_serves_until_ctrl_c(tmp_path: Path) -> None:
-    """`fake` prints its loopback URL first, answers the other commands, and exits 130 on SIGINT."""
+    """`fake` prints its loopback URL first (and never its token), accepts the token of
+    --token-file, answers the other commands, and exits 130 on SIGINT."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("INSTABASE_")}
-    proc = subprocess.Popen(
-        [str(SCRIPT), "fake", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    (tmp_path / "token").write_text(TOKEN)
+    proc = start(["fake", "--port", "0", "--token-file", str(tmp_path / "token")], env)
     try:
         assert proc.stdout is not None
         url = proc.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:")
         tree(tmp_path / "up", {"a.txt": b"a"})
-        client_env = {**env, "INSTABASE_URL": url, "INSTABASE_TOKEN": "fake-token"}
+        client_env = {**env, "INSTABASE_URL": url, "INSTABASE_TOKEN": TOKEN}
         assert run(["upload", str(tmp_path / "up"), "me/x"], client_env).code == 0
         assert run(["ls", "me/x"], client_env).out.split()[-1] == "a.txt"
-        proc.send_signal(2)
-        assert proc.wait(timeout=30) == 130
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        assert check_output(proc.returncode, url + out, err).code == 130
     finally:
         if proc.poll() is None:  # pragma: no cover - only when an assertion failed above
             proc.kill()
-            proc.wait()
-        proc.stdout.close() if proc.stdout else None
-        proc.stderr.close() if proc.stderr else None
+            proc.communicate()
 
 
 def test_a_reader_that_goes_away_ends_the_command_quietly(env: dict[str, str], fake: FakeInstabase) -> None:

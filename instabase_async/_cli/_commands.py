@@ -418,13 +418,14 @@ async def deploy(s: Session) -> int:
 
 async def fake(s: Session) -> int:
     """Serve the fake Instabase on 127.0.0.1 until Ctrl-C."""
-    server = FakeInstabase(job_seconds=s.args.job_seconds)
+    token, seconds = s.token_from_file(), s.args.job_seconds
+    server = FakeInstabase(token=token, job_seconds=seconds) if token else FakeInstabase(job_seconds=seconds)
     try:
         async with server.serve(port=s.args.port) as url:
-            s.display.outcome({"url": url, "token": server.token}, url, ok=True, always=True)
+            # Its token is never printed, the fake's default included (--help names that one).
+            s.display.outcome({"url": url}, url, ok=True, always=True)
             s.display.note(
-                f"fake Instabase at {url}: export INSTABASE_URL={url} "
-                f"INSTABASE_TOKEN={server.token} (Ctrl-C stops it)"
+                f"fake Instabase at {url}, with the token of --token-file or its default; Ctrl-C stops it"
             )
             await anyio.sleep_forever()
     finally:

@@ -81,7 +81,8 @@ Deploys an .ibsolution and prints the deployed solution's id. Example:
   instabase-async deploy "me/repo/fs/Instabase Drive/app.ibsolution"
 """,
     "fake": """\
-Serves an in-memory fake Instabase on 127.0.0.1 until Ctrl-C (needs the testing extra). HTTP
+Serves an in-memory fake Instabase on 127.0.0.1 until Ctrl-C (needs the testing extra), and
+prints its URL first. It accepts the token in --token-file, or fake-token without one. HTTP
 endpoint handlers run Python code from its file store, so it never listens beyond loopback.
 Example:
 

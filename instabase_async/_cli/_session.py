@@ -144,17 +144,24 @@ class Session:
             raise UsageError("no instance URL: set INSTABASE_URL or pass --url URL")
         return url.strip()
 
-    def _token(self) -> str:
+    def token_from_file(self) -> str | None:
+        """The token in `--token-file`, if one was given."""
+        if not self.args.token_file:
+            return None
         # Messages here never name the file: a token pasted in place of a file name is still a token.
-        if self.args.token_file:
-            try:
-                token = Path(self.args.token_file).read_text(encoding="utf-8").strip()
-            except (OSError, UnicodeDecodeError) as exc:
-                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not readable text"
-                raise UsageError(f"cannot read the --token-file: {reason}") from None
-            if not token:
-                raise UsageError("the --token-file is empty")
-            return token
+        try:
+            token = Path(self.args.token_file).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not readable text"
+            raise UsageError(f"cannot read the --token-file: {reason}") from None
+        if not token:
+            raise UsageError("the --token-file is empty")
+        return token
+
+    def _token(self) -> str:
+        from_file = self.token_from_file()
+        if from_file is not None:
+            return from_file
         token = os.environ.get("INSTABASE_TOKEN", "").strip()
         if not token:
             raise UsageError("no token: set INSTABASE_TOKEN or pass --token-file FILE")
