@@ -53,6 +53,8 @@ EXIT_TERMINATED: Final = 143  # 128 + SIGTERM, as a shell reports it
 # The client's own default: requests in the air at once.
 _MAX_CONNECTIONS: Final = 64
 _MAX_MESSAGE: Final = 300
+# How long a submission held back after Ctrl-C may wait for the cancellation that ends it.
+_HOLD_LIMIT: Final = 30.0
 
 
 def one_line(text: str) -> str:
@@ -99,7 +101,10 @@ class Submissions(httpx.AsyncBaseTransport):
         if request.method != "POST":
             return await self._inner.handle_async_request(request)
         if self._holding:
-            await anyio.sleep_forever()  # never sent: cancelled when the command stops
+            # Never sent: the command is cancelled once the answers in the air are in. Bounded all
+            # the same, in case a caller ever shields its submissions from that cancellation.
+            await anyio.sleep(_HOLD_LIMIT)
+            raise httpx.ConnectError("not sent: the command was stopped", request=request)
         self._in_flight += 1
         try:
             response = await self._inner.handle_async_request(request)
