@@ -64,6 +64,7 @@ from instabase_async import (
     WaitTimeoutError,
     WebhookConfig,
 )
+from instabase_async.testing import FakeInstabase
 
 REQUIRED = inspect.Parameter.empty
 ANY = object()  # SPEC.md names the parameter but not its default
@@ -615,6 +616,20 @@ def test_error_attributes() -> None:
     status = JobStatus(job_id="j", state=JobState.FAILED)
     for cls in (JobError, JobFailedError, JobCancelledError, WaitTimeoutError):
         assert cls("m", status).status is status
+
+
+# --------------------------------------------------------------------------- the fake
+
+
+def test_fake_surface() -> None:
+    """`instabase_async.testing.FakeInstabase`: one ASGI app (`.app`), `fake.client()` (an
+    `AsyncInstabase` in process) and `async with fake.serve() as url`, on 127.0.0.1 by default."""
+    fake = FakeInstabase()
+    assert callable(fake.app)
+    assert isinstance(fake.client(), AsyncInstabase)
+    serve = fake.serve()
+    assert hasattr(serve, "__aenter__") and hasattr(serve, "__aexit__")
+    assert inspect.signature(fake.serve).parameters["host"].default == "127.0.0.1"
 
 
 # --------------------------------------------------------------------------- command line
