@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import secrets
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +18,10 @@ from instabase_async import AsyncInstabase, JobState, ResponseValidationError, R
 from instabase_async.testing import FakeInstabase
 
 DRIVE = "me/repo/fs/Instabase Drive"
+# A token as long and random as a real one: the client redacts the token wherever a server echoes
+# it, so a short literal one (hypothesis draws the source's string constants, "fake-token" among
+# them) would turn a file named after it into "[REDACTED]".
+TOKEN = secrets.token_urlsafe(32)
 PROPERTY = settings(max_examples=75, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # A path segment: any text without '/' or NUL, and not '', '.' or '..'.
@@ -43,7 +48,7 @@ _v2_states = st.sampled_from(
 @given(folder=folders, name=segments, data=contents)
 async def test_any_file_name_round_trips_byte_exact(folder: list[str], name: str, data: bytes) -> None:
     """write then read any Unicode name gives the same bytes; the name shows in its folder's listing."""
-    fake = FakeInstabase()
+    fake = FakeInstabase(token=TOKEN)
     parent = "/".join([DRIVE, *folder])
     path = f"{parent}/{name}"
     async with fake.client(retry=RetryPolicy.disabled()) as ib:
@@ -63,7 +68,7 @@ _examples = itertools.count()
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[FakeInstabase, str]]:
     """One fake on a loopback port for the module (its own thread and event loop)."""
-    fake = FakeInstabase()
+    fake = FakeInstabase(token=TOKEN)
     with fake.serve_in_background() as url:
         yield fake, url
     fake.close()
