@@ -217,21 +217,16 @@ async def profile(
     )
     buckets = {}
     for label, where, func in (
-        ("httpx build_request (URL, headers, Request)", "httpx/_client.py", "build_request"),
-        ("httpx extract_cookies", "httpx/_models.py", "extract_cookies"),
-        (
-            "transport handle_async_request (aiohttp inside)",
-            "instabase_async/_transport.py",
-            "handle_async_request",
-        ),
+        ("HTTP.get_json (the status GET, fast path)", "instabase_async/_http.py", "get_json"),
+        ("transport fetch (aiohttp inside)", "instabase_async/_aiohttp.py", "fetch"),
         ("aiohttp ClientSession._request", "aiohttp/client.py", "_request"),
-        ("httpx Response.aread", "httpx/_models.py", "aread"),
-        ("anyio limiter acquire", "anyio/_backends/_asyncio.py", "acquire_on_behalf_of"),
-        ("Job._status_target (status URL)", "instabase_async/_jobs.py", "_status_target"),
-        ("parse_v1_status", "instabase_async/_jobs.py", "parse_v1_status"),
-        ("decode_json", "instabase_async/_http.py", "decode_json"),
-        ("check_v1", "instabase_async/_http.py", "check_v1"),
-        ("_clean_params", "instabase_async/_http.py", "_clean_params"),
+        ("aiohttp response read", "aiohttp/client_reqrep.py", "read"),
+        ("anyio limiter acquire (nowait)", "anyio/_backends/_asyncio.py", "acquire_on_behalf_of_nowait"),
+        ("parse_v1_status (incl. cur_status JSON)", "instabase_async/_jobs.py", "parse_v1_status"),
+        ("_compact (shared keys)", "instabase_async/_jobs.py", "_compact"),
+        ("json.loads", "json/__init__.py", "loads"),
+        ("jobs.status (the call)", "instabase_async/_resources/jobs.py", "status"),
+        ("httpx build_request (slow path only)", "httpx/_client.py", "build_request"),
     ):
         found = [r for r in rows if r["function"].startswith(where) and r["function"].endswith(f"({func})")]
         if found:
@@ -246,7 +241,9 @@ async def profile(
 
 
 def _short(filename: str) -> str:
-    for marker in ("site-packages/", "/work/main/", "lib/python3"):
+    for marker in ("site-packages/", "lib/python3.11/", "lib/python3"):
         if marker in filename:
             return filename.split(marker, 1)[1]
+    if "instabase_async/" in filename:
+        return "instabase_async/" + filename.split("instabase_async/", 1)[1]
     return filename
