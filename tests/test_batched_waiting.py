@@ -11,7 +11,7 @@ import pytest
 import respx
 from support import wait_each
 
-from instabase_async import AsyncInstabase, PollPolicy, RetryPolicy
+from instabase_async import AsyncInstabase, JobState, PollPolicy, RetryPolicy, WaitTimeoutError
 from instabase_async.testing import FakeInstabase
 
 pytestmark = pytest.mark.anyio
@@ -175,3 +175,59 @@ async def test_poll_timed_solution_runs_end_under_batched_polling() -> None:
             seen = await wait_each(ib, jobs)
     assert seen == Counter(job.job_id for job in jobs)
     assert fake.requests.count("jobs.status") == 5
+
+
+@pytest.mark.usefixtures("httpx_transport")
+async def test_a_run_still_going_at_its_timeout_reports_the_listed_state(router: respx.MockRouter) -> None:
+    """A run the listing keeps reporting RUNNING times out with that state as its last one, and
+    never costs a v1 status request."""
+    router.get(LISTING).mock(
+        return_value=httpx.Response(
+            200, json={"jobs": [{"id": "r0", "state": "RUNNING", "curProgress": 0.5}]}
+        )
+    )
+    async with AsyncInstabase(BASE, "tok", poll=PollPolicy(initial=0.01, maximum=0.02)) as ib:
+        (job,) = await started_runs(ib, router, 1)
+        with anyio.fail_after(10):
+            (outcome,) = await ib.jobs.wait_all([job], timeout=0.2)
+    assert isinstance(outcome.error, WaitTimeoutError)
+    assert outcome.status is not None
+    assert (outcome.status.state, outcome.status.progress) == (JobState.RUNNING, 0.5)
+    assert "RUNNING" in str(outcome.error)
+    assert all(call.request.url.path != STATUS for call in router.calls)
+
+
+@pytest.mark.usefixtures("httpx_transport")
+async def test_a_listing_ahead_of_the_status_goes_back_to_the_listing(router: respx.MockRouter) -> None:
+    """A run listed COMPLETE whose own status still says PENDING is polled through the listing
+    again, and confirmed on v1 once more when the listing says final again."""
+    listing = router.get(LISTING).mock(return_value=httpx.Response(200, json=listed(("r0", "COMPLETE"))))
+    answers = [{"status": "OK", "state": "PENDING"}, done("r0")]
+    status = router.get(STATUS).mock(side_effect=lambda request: httpx.Response(200, json=answers.pop(0)))
+    async with AsyncInstabase(BASE, "tok", poll=INSTANT) as ib:
+        jobs = await started_runs(ib, router, 1)
+        with anyio.fail_after(10):
+            (outcome,) = await ib.jobs.wait_all(jobs)
+    assert outcome.ok
+    assert (listing.call_count, status.call_count) == (2, 2)
+
+
+@pytest.mark.usefixtures("httpx_transport")
+@pytest.mark.parametrize(
+    "body",
+    [{"no": "jobs"}, {"jobs": ["junk", {"id": 5, "state": "RUNNING"}, {"id": "r0"}]}],
+)
+async def test_a_garbled_listing_sends_each_run_to_its_own_status(
+    router: respx.MockRouter, body: dict[str, Any]
+) -> None:
+    """A listing without a `jobs` list, or whose items say nothing usable, costs no outcome: the
+    runs are polled on their own status."""
+    router.get(LISTING).mock(return_value=httpx.Response(200, json=body))
+    router.get(STATUS).mock(
+        side_effect=lambda request: httpx.Response(200, json=done(request.url.params["job_id"]))
+    )
+    async with AsyncInstabase(BASE, "tok", poll=INSTANT) as ib:
+        jobs = await started_runs(ib, router, 2)
+        with anyio.fail_after(10):
+            outcomes = await ib.jobs.wait_all(jobs)
+    assert [o.ok for o in outcomes] == [True, True]
