@@ -366,13 +366,13 @@ class _Worker:
             )
             fresh = [self.index_of[key] for key in claimed]
             for index in fresh:
-                del self.queue[index]
+                self.queue.pop(index, None)
                 self.claimed.add(index)
         for index in fresh:
             self.waiter.start_soon(self._guard, lambda index=index: self._submit(index))
         for key, state in others.items():
-            if state not in self.claimable:  # another worker took it
-                index = self.index_of[key]
+            index = self.index_of[key]
+            if state not in self.claimable and index in self.queue:  # another worker took it
                 del self.queue[index]
                 self.watched.add(index)
         if window and not any(self.index_of[key] in self.queue for key in window):
@@ -383,22 +383,32 @@ class _Worker:
         while True:
             await anyio.sleep(self.tick)
             for row in await self.ledger._adopt(set(self.keys)):
-                index = self.index_of[row.key]
-                if index in self.watched:
-                    self.watched.discard(index)
-                    self._start(index, row, mine=True)
+                # Ours now, whether this worker was watching it or still took it for pending.
+                self._take(self.index_of[row.key], row)
             if self.watched:
                 watched = sorted(self.watched)
                 for row in await self.ledger._rows(keys=[self.keys[index] for index in watched]):
                     index = self.index_of[row.key]
+                    if index not in self.watched:
+                        continue  # taken over meanwhile
                     if row.state == DONE or (row.state == UNKNOWN and not self.resubmit_unknown):
                         self.watched.discard(index)
                         self._deliver(index, self._recorded(row))
                     elif row.state in self.claimable:  # released, or unknown to submit again
                         self.watched.discard(index)
                         self.queue[index] = None
+                    elif row.owner == self.ledger._worker:  # adopted in an earlier tick
+                        self._take(index, row)
             if self.queue:  # another worker's requests may have ended: room to claim
                 self.wake.set()
+
+    def _take(self, index: int, row: Row) -> None:
+        """A request this worker now owns: wait on it, or settle its submission."""
+        if self.delivered(index) or index in self.jobs:
+            return
+        self.watched.discard(index)
+        self.queue.pop(index, None)
+        self._start(index, row, mine=True)
 
     async def _timer(self) -> None:
         """Each wait's `timeout`: the outcome now; the job keeps its slot and is polled on."""

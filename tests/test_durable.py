@@ -123,7 +123,8 @@ async def _crash_after_answer(ib: AsyncInstabase, ledger: Ledger, request: FlowR
     kind, body = encode_request(request)
     key = request_key(request, kind, body)
     await ledger._register([(key, kind, body, None)])
-    await ledger._claim([key], 1, 1)
+    claimed, _ = await ledger._claim([key], 1, 1000)
+    assert claimed == [key]
     job = await ib.flows.submit(request)
     await ledger._record_jobs([(key, job.to_token())])
     return job
@@ -343,6 +344,33 @@ async def test_a_silent_workers_job_is_taken_over_after_its_lease(
             job = await _crash_after_answer(ib, silent, request)
             (outcome,) = await ib.flows.run_many([request], ledger=heir)
     assert outcome.ok and outcome.job == job and _runs(fake) == 1
+
+
+async def test_a_request_claimed_behind_a_workers_back_is_taken_over(tmp_path: Path) -> None:
+    """A request this worker still takes for pending, claimed meanwhile by another worker that then
+    goes silent, is adopted after that worker's lease and polled to its end (no hang, no new POST)."""
+    fake = FakeInstabase(job_seconds=0.6)  # the silent worker's lease ends while the first two run
+    requests = _flows(4)
+    path = tmp_path / "l.db"
+    with anyio.fail_after(30):
+        async with (
+            fake.client(poll=FAST) as ib,
+            Ledger(path, lease_seconds=0.3) as other,
+            Ledger(path, lease_seconds=1) as worker,
+        ):
+            results: list[RunOutcome] = []
+
+            async def work() -> None:
+                results.extend(await ib.flows.run_many(requests, max_running=2, ledger=worker))
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(work)
+                while _runs(fake) < 2:  # the worker has claimed and sent the first two
+                    await anyio.sleep(0.01)
+                await other._renew()
+                job = await _crash_after_answer(ib, other, requests[3])  # then goes silent
+    assert [o.ok for o in results] == [True] * 4 and results[3].job == job
+    assert _runs(fake) == 4
 
 
 async def test_a_solution_id_the_server_cannot_tell_is_left_for_the_next_run(
