@@ -51,13 +51,12 @@ from ._ledger._records import (
 from ._models import (
     FlowRunRequest,
     JobStatus,
-    PollPolicy,
     Progress,
     RunOutcome,
     SolutionRunRequest,
     TransferOutcome,
 )
-from ._runs import run_all
+from ._runs import RunOptions, run_all
 from ._waiter import Entry, Waiter
 
 if TYPE_CHECKING:
@@ -122,22 +121,18 @@ class _Worker:
         ledger: Ledger,
         requests: Sequence[Request],
         submit: Submit,
+        options: RunOptions,
         *,
-        max_running: int,
-        poll: PollPolicy | None,
-        timeout: float | None,
-        on_outcome: Callable[[RunOutcome], Any] | None,
-        progress: Callable[[Progress], Any] | None,
         resubmit_unknown: bool,
     ) -> None:
         self.client = client
         self.ledger = ledger
         self.requests = requests
         self.submit = submit
-        self.max_running = max_running
-        self.timeout = timeout
-        self.on_outcome = on_outcome
-        self.progress = progress
+        self.max_running = max_running = options.max_running
+        self.timeout = options.timeout
+        self.on_outcome = options.on_outcome
+        self.progress = options.progress
         self.resubmit_unknown = resubmit_unknown
         self.claimable = (PENDING, UNKNOWN) if resubmit_unknown else (PENDING,)
         self.keys, self.items = _keys(ledger.run, requests)
@@ -149,7 +144,7 @@ class _Worker:
         self.deadlines: list[tuple[float, int]] = []  # ascending: timeouts of this call's waits
         self.jobs: dict[int, Job] = {}
         self.new_deadline = anyio.Event()  # wakes the timer when it has nothing to wait for
-        self.waiter = Waiter(client, max_in_flight=min(max_running, _MAX_POLLERS), poll=poll)
+        self.waiter = Waiter(client, max_in_flight=min(max_running, _MAX_POLLERS), poll=options.poll)
         self.wake = anyio.Event()  # something to record, or room to claim: a round of `_book`
         self.claimed: set[int] = set()  # claimed, not yet being sent: released if the call ends
         # Records waiting for the next round: (key, token), (key, outcome), (key, unknown outcome).
@@ -431,47 +426,22 @@ async def run_requests(
     client: AsyncInstabase,
     requests: Sequence[Request],
     submit: Submit,
+    options: RunOptions,
     *,
     ledger: Ledger | None,
     resubmit_unknown: bool,
-    max_running: int,
-    poll: PollPolicy | None,
-    timeout: float | None,
-    on_outcome: Callable[[RunOutcome], Any] | None,
-    progress: Callable[[Progress], Any] | None,
 ) -> list[RunOutcome]:
     """`run_many` of flows or solutions: one `RunOutcome` per (checked) request, in input order;
     with a ledger, durably (see the module), otherwise on the plain bulk-run engine."""
     if not isinstance(resubmit_unknown, bool):
         raise TypeError("resubmit_unknown must be a bool")
     if ledger is None:
-        return await run_all(
-            client,
-            requests,
-            lambda index: submit(index, None),
-            max_running=max_running,
-            poll=poll,
-            timeout=timeout,
-            on_outcome=on_outcome,
-            progress=progress,
-        )
+        return await run_all(client, requests, lambda index: submit(index, None), options)
     if not isinstance(ledger, Ledger):
         raise TypeError(f"ledger must be a Ledger, not {type(ledger).__name__}")
     if not requests:
         return []
-    worker = _Worker(
-        client,
-        ledger,
-        requests,
-        submit,
-        max_running=max_running,
-        poll=poll,
-        timeout=timeout,
-        on_outcome=on_outcome,
-        progress=progress,
-        resubmit_unknown=resubmit_unknown,
-    )
-    return await worker.run()
+    return await _Worker(client, ledger, requests, submit, options, resubmit_unknown=resubmit_unknown).run()
 
 
 # --------------------------------------------------------------------------- uploads

@@ -10,23 +10,47 @@ in this task, one entry at a time, in completion order). `run_all` is the plain 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
+import attrs
 
 from ._http import call_maybe_async
 from ._jobs import Job
 from ._models import PollPolicy, Progress, RunOutcome
-from ._validate import filled
+from ._validate import filled, positive_int
 from ._waiter import STILL_RUNNING, STOPPED_RUNNING, Entry, Hold, Waiter
 
 if TYPE_CHECKING:
     from ._client import AsyncInstabase
 
-__all__ = ["run_all", "run_capped"]
+__all__ = ["RunOptions", "checked_requests", "run_all", "run_capped"]
 
 # The waiter's pollers for a bulk run: one per running job, up to this many.
 _MAX_POLLERS = 32
+
+R = TypeVar("R")
+
+
+@attrs.frozen
+class RunOptions:
+    """The options `flows.run_many` and `solutions.run_many` share, checked once: how many run
+    at once, how each is polled and for how long, and the callbacks."""
+
+    max_running: int = attrs.field(validator=lambda _, __, value: positive_int("max_running", value))
+    poll: PollPolicy | None
+    timeout: float | None
+    on_outcome: Callable[[RunOutcome], Any] | None
+    progress: Callable[[Progress], Any] | None
+
+
+def checked_requests(requests: Iterable[Any], kind: type[R]) -> list[R]:
+    """The requests of a `run_many`, all of them of `kind`, before any is sent."""
+    found = list(requests)
+    for request in found:
+        if not isinstance(request, kind):
+            raise TypeError(f"run_many takes {kind.__name__} items, not {type(request).__name__}")
+    return found
 
 
 async def run_capped(
@@ -83,12 +107,7 @@ async def run_all(
     client: AsyncInstabase,
     requests: Sequence[Any],
     submit: Callable[[int], Awaitable[Job]],
-    *,
-    max_running: int,
-    poll: PollPolicy | None,
-    timeout: float | None,
-    on_outcome: Callable[[RunOutcome], Any] | None,
-    progress: Callable[[Progress], Any] | None,
+    options: RunOptions,
 ) -> list[RunOutcome]:
     """One `RunOutcome` per request, in input order; `submit(index)` starts `requests[index]`
     (every request already checked by the caller).
@@ -108,16 +127,16 @@ async def run_all(
         outcomes[entry.tag] = outcome
         done += 1
         failed += not outcome.ok
-        await call_maybe_async(on_outcome, outcome)
-        await call_maybe_async(progress, Progress(done, total, failed))
+        await call_maybe_async(options.on_outcome, outcome)
+        await call_maybe_async(options.progress, Progress(done, total, failed))
 
     await run_capped(
         client,
         range(total),
         submit,
         deliver,
-        max_running=max_running,
-        poll=poll,
-        timeout=timeout,
+        max_running=options.max_running,
+        poll=options.poll,
+        timeout=options.timeout,
     )
     return filled(outcomes)

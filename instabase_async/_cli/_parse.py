@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
-from typing import Any, NoReturn
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn, TypeVar
 
 __all__ = ["PROG", "UsageError", "build_parser", "parse"]
 
 PROG = "instabase-async"
+
+_N = TypeVar("_N", int, float)
 
 _ENVIRONMENT = """\
 The instance and token come from INSTABASE_URL and INSTABASE_TOKEN, or from --url and
@@ -141,34 +143,28 @@ def _common(suppress: bool) -> _Parser:
     return common
 
 
-def _seconds(text: str) -> float:
+def _number(text: str, convert: Callable[[str], _N], noun: str, fits: Callable[[_N], bool], bound: str) -> _N:
+    """`text` as a number that `fits`; "expected {noun}" or "expected {bound}" if not."""
     try:
-        value = float(text)
+        value = convert(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected {noun}, got {text!r}") from None
+    if not fits(value):
+        raise argparse.ArgumentTypeError(f"expected {bound}, got {text!r}")
     return value
+
+
+def _seconds(text: str) -> float:
+    return _number(text, float, "a number of seconds", lambda value: value > 0, "a number of seconds > 0")
 
 
 def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {text!r}")
-    return value
+    return _number(text, int, "a whole number", lambda value: value >= 1, "a number >= 1")
 
 
 def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"expected a port number 0-65535, got {text!r}")
-    return value
+    port = "a port number 0-65535"
+    return _number(text, int, port, lambda value: 0 <= value <= 65535, port)
 
 
 def _command(
@@ -240,22 +236,33 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[_common(suppress=False)],
     )
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
+    _transfer_commands(sub, parents)
+    _run_commands(sub, parents)
+    _job_commands(sub, parents)
+    _remote_commands(sub, parents)
+    return parser
 
+
+def _concurrency_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--concurrency", type=_count, default=8, metavar="N", help="files at once (default 8)"
+    )
+
+
+def _transfer_commands(sub: Any, parents: list[_Parser]) -> None:
     upload = _command(sub, "upload", "upload a local folder, mirrored under a remote folder", parents)
     upload.add_argument("local_dir", metavar="LOCAL_DIR")
     upload.add_argument("remote_dir", metavar="REMOTE_DIR")
-    upload.add_argument(
-        "--concurrency", type=_count, default=8, metavar="N", help="files at once (default 8)"
-    )
+    _concurrency_option(upload)
     _ledger_options(upload, "each uploaded file", "a re-run skips files uploaded unchanged")
 
     download = _command(sub, "download", "download a file, or a folder recursively", parents)
     download.add_argument("remote_path", metavar="REMOTE_PATH")
     download.add_argument("local_path", metavar="LOCAL_PATH")
-    download.add_argument(
-        "--concurrency", type=_count, default=8, metavar="N", help="files at once (default 8)"
-    )
+    _concurrency_option(download)
 
+
+def _run_commands(sub: Any, parents: list[_Parser]) -> None:
     run = _command(sub, "run", "run a flow over many input folders", parents)
     run.add_argument("flow_path", metavar="FLOW_PATH", help="the .ibflow on Instabase")
     _run_options(run)
@@ -279,13 +286,14 @@ def build_parser() -> argparse.ArgumentParser:
     solutions_run.add_argument("solution_id", metavar="SOLUTION_ID")
     _run_options(solutions_run)
 
+
+def _job_commands(sub: Any, parents: list[_Parser]) -> None:
     wait = _command(sub, "wait", "wait on jobs by id or job token", parents)
     wait.add_argument("jobs", nargs="+", metavar="JOB_ID_OR_TOKEN")
     wait.add_argument(
         "--type", default="flow", help="the job type of plain ids: flow, async, ... (default flow)"
     )
-    wait.add_argument("--timeout", type=_seconds, metavar="S", help="give up on a job after S seconds")
-    _poll_option(wait)
+    _wait_options(wait, "give up on a job after S seconds")
 
     status = _command(sub, "status", "show a ledger's runs, or one run's progress and failures", parents)
     status.add_argument(
@@ -293,25 +301,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     status.add_argument("--run", metavar="NAME", help="one run of the ledger (default: every run)")
 
+
+def _wait_options(parser: argparse.ArgumentParser, timeout_help: str) -> None:
+    parser.add_argument("--timeout", type=_seconds, metavar="S", help=timeout_help)
+    _poll_option(parser)
+
+
+def _remote_commands(sub: Any, parents: list[_Parser]) -> None:
     ls = _command(sub, "ls", "list a remote folder", parents)
     ls.add_argument("remote_dir", metavar="REMOTE_DIR")
 
     rm = _command(sub, "rm", "delete a remote file or folder", parents)
     rm.add_argument("remote_path", metavar="REMOTE_PATH")
-    rm.add_argument("--timeout", type=_seconds, metavar="S", help="give up waiting after S seconds")
-    _poll_option(rm)
+    _wait_options(rm, "give up waiting after S seconds")
 
     deploy = _command(sub, "deploy", "deploy a solution (.ibsolution)", parents)
     deploy.add_argument("solution_path", metavar="SOLUTION_PATH")
-    deploy.add_argument("--timeout", type=_seconds, metavar="S", help="give up waiting after S seconds")
-    _poll_option(deploy)
+    _wait_options(deploy, "give up waiting after S seconds")
 
     fake = _command(sub, "fake", "serve the fake Instabase on 127.0.0.1 (for trying things out)", parents)
     fake.add_argument("--port", type=_port, default=0, help="port to listen on (default: any free port)")
     fake.add_argument(
         "--job-seconds", type=_seconds, metavar="S", help="jobs run this long (default: until their 3rd poll)"
     )
-    return parser
 
 
 def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:

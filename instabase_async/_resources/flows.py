@@ -12,7 +12,8 @@ from .._durable import run_requests
 from .._jobs import Job
 from .._ledger import Ledger
 from .._models import FlowRunRequest, PollPolicy, ProcessFilesSettings, Progress, RunOutcome, WebhookConfig
-from .._validate import flag, optional_text, path_segment, positive_int, strings, text
+from .._runs import RunOptions, checked_requests
+from .._validate import flag, optional_text, path_segment, strings, text
 from ._base import Resource
 
 __all__ = ["Flows", "flow_run_body"]
@@ -157,33 +158,16 @@ class Flows(Resource):
         share the run (see `Ledger`). A run found mid-submit is a `SubmissionUnknownError` outcome
         (state `unknown`) unless `resubmit_unknown=True` submits it again.
         """
-        positive_int("max_running", max_running)
-        checked = _flow_requests(requests)
+        options = RunOptions(max_running, poll, timeout, on_outcome, progress)
+        checked = checked_requests(requests, FlowRunRequest)
         bodies = [flow_run_body(request) for request in checked]
 
         async def submit(index: int, job_id: str | None = None) -> Job:
             return await self._start("run_flow_async", bodies[index])
 
         return await run_requests(
-            self._client,
-            checked,
-            submit,
-            ledger=ledger,
-            resubmit_unknown=resubmit_unknown,
-            max_running=max_running,
-            poll=poll,
-            timeout=timeout,
-            on_outcome=on_outcome,
-            progress=progress,
+            self._client, checked, submit, options, ledger=ledger, resubmit_unknown=resubmit_unknown
         )
-
-
-def _flow_requests(requests: Iterable[FlowRunRequest]) -> list[FlowRunRequest]:
-    found = list(requests)
-    for request in found:
-        if not isinstance(request, FlowRunRequest):
-            raise TypeError(f"run_many takes FlowRunRequest items, not {type(request).__name__}")
-    return found
 
 
 def flow_run_body(request: FlowRunRequest) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from .._http import Params
 from .._jobs import Job
 from .._ledger import Ledger
 from .._models import PollPolicy, Progress, RunOutcome, RunSettings, Solution, SolutionJob, SolutionRunRequest
+from .._runs import RunOptions, checked_requests
 from .._validate import caller_job_id, optional_text, path_segment, positive_int, text
 from ._base import Resource, paginate, paginate_by_offset
 
@@ -151,11 +152,8 @@ class Solutions(Resource):
         about that id: a solution run is submitted at most once. `resubmit_unknown` is accepted
         for symmetry with `flows.run_many`; a solution run is never left unknown.
         """
-        positive_int("max_running", max_running)
-        checked = builtins.list(requests)
-        for request in checked:
-            if not isinstance(request, SolutionRunRequest):
-                raise TypeError(f"run_many takes SolutionRunRequest items, not {type(request).__name__}")
+        options = RunOptions(max_running, poll, timeout, on_outcome, progress)
+        checked = checked_requests(requests, SolutionRunRequest)
         bodies = [solution_run_body(request) for request in checked]  # checks every one first
         urls = [self._path(request.solution_id, "run") for request in checked]
 
@@ -164,16 +162,7 @@ class Solutions(Resource):
             return await self._submit(urls[index], body, checked[index].solution_id)
 
         return await run_requests(
-            self._client,
-            checked,
-            submit,
-            ledger=ledger,
-            resubmit_unknown=resubmit_unknown,
-            max_running=max_running,
-            poll=poll,
-            timeout=timeout,
-            on_outcome=on_outcome,
-            progress=progress,
+            self._client, checked, submit, options, ledger=ledger, resubmit_unknown=resubmit_unknown
         )
 
     async def run_by_name(
