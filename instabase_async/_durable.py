@@ -243,7 +243,7 @@ class _Worker:
         with self.waiter.hold():
             if row.kind == SOLUTION:
                 assert row.job_id is not None
-                job = self.client.jobs.from_id(row.job_id, type="flow")
+                job = self._solution_job(index, row.job_id)
                 try:
                     await job.status()
                 except Exception as exc:
@@ -285,13 +285,19 @@ class _Worker:
                 # Our derived id is taken: by our own earlier POST (another worker resubmitted
                 # after this one's lease ran out, or the other way round). It is that run.
                 assert job_id is not None
-                known = self.client.jobs.from_id(job_id, type="flow")
+                known = self._solution_job(index, job_id)
                 self._record_job(key, known)
                 self._wait(index, known)
             except Exception as exc:
                 self._failed(index, exc)
             else:
                 self._wait(index, job)
+
+    def _solution_job(self, index: int, job_id: str) -> Job:
+        """The handle of a solution run known by id: polled in batches, like one `run` returned."""
+        request = self.requests[index]
+        assert isinstance(request, SolutionRunRequest)
+        return Job(self.client, job_id, type="flow", solution_id=request.solution_id)
 
     def _derived(self, index: int) -> bool:
         request = self.requests[index]
