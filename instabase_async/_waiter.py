@@ -50,7 +50,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from ._errors import RateLimitError, WaitTimeoutError
 from ._jobs import Job, Pacer, failure_of, list_solution_runs
-from ._models import JobOutcome, JobStatus, PollPolicy
+from ._models import JobOutcome, JobState, JobStatus, PollPolicy
 from ._validate import filled, positive_int
 
 if TYPE_CHECKING:
@@ -138,6 +138,19 @@ class Hold:
         self.release()
 
 
+def _check_options(
+    max_in_flight: int, poll: PollPolicy | None, timeout: float | None, max_polls_per_second: float | None
+) -> None:
+    """The waiter's arguments, checked before anything starts."""
+    positive_int("max_in_flight", max_in_flight)
+    if poll is not None and not isinstance(poll, PollPolicy):
+        raise TypeError("poll must be a PollPolicy")
+    if timeout is not None and not timeout >= 0:
+        raise ValueError(f"timeout must be >= 0, got {timeout!r}")
+    if max_polls_per_second is not None and not max_polls_per_second > 0:
+        raise ValueError(f"max_polls_per_second must be > 0, got {max_polls_per_second!r}")
+
+
 class Waiter:
     """Waits on many jobs with a bounded number of status requests in the air.
 
@@ -168,13 +181,7 @@ class Waiter:
         stop_when_halted: bool = True,
         linger: bool = False,
     ) -> None:
-        positive_int("max_in_flight", max_in_flight)
-        if poll is not None and not isinstance(poll, PollPolicy):
-            raise TypeError("poll must be a PollPolicy")
-        if timeout is not None and not timeout >= 0:
-            raise ValueError(f"timeout must be >= 0, got {timeout!r}")
-        if max_polls_per_second is not None and not max_polls_per_second > 0:
-            raise ValueError(f"max_polls_per_second must be > 0, got {max_polls_per_second!r}")
+        _check_options(max_in_flight, poll, timeout, max_polls_per_second)
         self._http = client._http
         self._retry = client.retry
         self._policy = poll or client.poll
@@ -370,39 +377,14 @@ class Waiter:
     async def _schedule(self) -> None:
         heap = self._heap
         deadlines = self._deadlines
-        send = self._send
-        tg = self._tg
-        assert send is not None
-        assert tg is not None
         while True:
             now = anyio.current_time()
-            # Time out whatever expired while queued; one being polled is the poller's to end.
-            while deadlines and (
-                deadlines[0].state == _DONE or deadlines[0].kind != OUTCOME or deadlines[0].deadline <= now
-            ):
-                expired = deadlines.popleft()
-                if expired.state == _QUEUED and expired.kind == OUTCOME:
-                    self._time_out(expired)
-            while heap and heap[0][2].state != _QUEUED:
-                heapq.heappop(heap)
+            self._expire(now)
             start = math.inf
             if heap:
                 start = max(heap[0][0], self._pause_until, self._next_slot)
                 if start <= now:
-                    entry = heapq.heappop(heap)[2]
-                    entry.state = _IN_FLIGHT
-                    work: Entry | list[Entry] = entry
-                    if entry.route == _LISTING:
-                        work = self._batch(entry, now)
-                    if self._interval:
-                        self._next_slot = max(now, self._next_slot) + self._interval
-                    if self._idle == 0 and self._pollers < self._max_in_flight:
-                        # Pollers are started as needed: a waiter on 3 jobs runs 3, not 32.
-                        self._pollers += 1
-                        self._idle += 1
-                        tg.start_soon(self._poller)
-                    await send.send(work)  # blocks while every poller is busy: the in-flight cap
-                    self._idle -= 1
+                    await self._hand_over(heapq.heappop(heap)[2], now)
                     continue
             if start != math.inf:
                 # Wake a little after the earliest due time, so the polls due close together go
@@ -419,6 +401,40 @@ class Waiter:
                         await wake.wait()
             finally:
                 self._sleep_until = -math.inf
+
+    def _expire(self, now: float) -> None:
+        """Time out whatever expired while queued (one being polled is the poller's to end), and
+        drop from the heap's top what is no longer queued."""
+        deadlines = self._deadlines
+        while deadlines and (
+            deadlines[0].state == _DONE or deadlines[0].kind != OUTCOME or deadlines[0].deadline <= now
+        ):
+            expired = deadlines.popleft()
+            if expired.state == _QUEUED and expired.kind == OUTCOME:
+                self._time_out(expired)
+        heap = self._heap
+        while heap and heap[0][2].state != _QUEUED:
+            heapq.heappop(heap)
+
+    async def _hand_over(self, entry: Entry, now: float) -> None:
+        """Give a due entry (with its batch, for a listing) to a poller, starting one if none is idle."""
+        send = self._send
+        tg = self._tg
+        assert send is not None
+        assert tg is not None
+        entry.state = _IN_FLIGHT
+        work: Entry | list[Entry] = entry
+        if entry.route == _LISTING:
+            work = self._batch(entry, now)
+        if self._interval:
+            self._next_slot = max(now, self._next_slot) + self._interval
+        if self._idle == 0 and self._pollers < self._max_in_flight:
+            # Pollers are started as needed: a waiter on 3 jobs runs 3, not 32.
+            self._pollers += 1
+            self._idle += 1
+            tg.start_soon(self._poller)
+        await send.send(work)  # blocks while every poller is busy: the in-flight cap
+        self._idle -= 1
 
     def _batch(self, first: Entry, now: float) -> list[Entry]:
         """`first` and the other solution runs due within the batch window: one listing request.
@@ -546,26 +562,30 @@ class Waiter:
         now = anyio.current_time()
         for entry in live:
             assert entry.job is not None
-            found = listed.get(entry.job.job_id)
-            if found is None:
-                entry.route = _DIRECT  # the listing does not know it: its own status from now on
-                self._push(entry, now)
-                continue
-            state, progress = found
-            entry.strikes = 0
-            if state.is_final or (self._stop_when_halted and state.is_halted):
-                entry.route = _CONFIRM
-                self._push(entry, now)
-                continue
-            entry.polls += 1
-            if entry.status is None or entry.status.state is not state or entry.status.progress != progress:
-                # What the listing said, for a timeout's "last state" (no body: the listing has none).
-                entry.status = JobStatus(entry.job.job_id, state, raw_state=str(state), progress=progress)
-            deadline = entry.deadline if entry.kind == OUTCOME else math.inf
-            if now >= deadline:
-                self._time_out(entry)
-                continue
-            self._push(entry, now + self._next_delay(entry, now, progress, None, deadline))
+            self._listed(entry, listed.get(entry.job.job_id), now)
+
+    def _listed(self, entry: Entry, found: tuple[JobState, float | None] | None, now: float) -> None:
+        """What a listing said of one run (`None`: left out): scheduled again, or sent on to confirm."""
+        assert entry.job is not None
+        if found is None:
+            entry.route = _DIRECT  # the listing does not know it: its own status from now on
+            self._push(entry, now)
+            return
+        state, progress = found
+        entry.strikes = 0
+        if state.is_final or (self._stop_when_halted and state.is_halted):
+            entry.route = _CONFIRM
+            self._push(entry, now)
+            return
+        entry.polls += 1
+        if entry.status is None or entry.status.state is not state or entry.status.progress != progress:
+            # What the listing said, for a timeout's "last state" (no body: the listing has none).
+            entry.status = JobStatus(entry.job.job_id, state, raw_state=str(state), progress=progress)
+        deadline = entry.deadline if entry.kind == OUTCOME else math.inf
+        if now >= deadline:
+            self._time_out(entry)
+            return
+        self._push(entry, now + self._next_delay(entry, now, progress, None, deadline))
 
     def _follow_client_backoff(self) -> None:
         # When _http retried a 429 it set the client-wide back-off; the waiter pauses as well

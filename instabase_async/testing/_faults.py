@@ -126,6 +126,42 @@ class Fault:
         return [(b"retry-after", str(value).encode("latin-1"))]
 
 
+def _check_fault(
+    route: RouteSpec,
+    status: int | None,
+    retry_after: float | str | None,
+    delay: float | None,
+    drop: bool,
+    times: int | None,
+    fraction: float | None,
+    after_processing: bool,
+) -> None:
+    """A fault's arguments, checked when it is added (not when it would fire)."""
+    if status is not None and drop:
+        raise ValueError("a fault either answers a status or drops the connection, not both")
+    if status is None and not drop and delay is None:
+        raise ValueError("a fault needs status=, drop=True or delay=")
+    if status is not None and not 100 <= status <= 599:
+        raise ValueError(f"invalid status {status}")
+    if retry_after is not None and status is None:
+        raise ValueError("retry_after goes with status=")
+    if times is not None and times < 1:
+        raise ValueError("times must be >= 1")
+    if fraction is not None and not 0 < fraction <= 1:
+        raise ValueError("fraction must be in (0, 1]")
+    if delay is not None and delay < 0:
+        raise ValueError("delay must be >= 0")
+    if isinstance(route, str) and not route.startswith("/"):
+        groups = {name.split(".", 1)[0] for name in ROUTE_NAMES}
+        if route not in ROUTE_NAMES and route not in groups:
+            # A misspelt name ("flow_run") would otherwise be a fault that never fires.
+            raise ValueError(
+                f"unknown route {route!r}: use one of ROUTE_NAMES, a group, a '/' prefix or a regex"
+            )
+    if after_processing and status is None and not drop:
+        raise ValueError("after_processing needs status= or drop=True")
+
+
 class Faults:
     """The fake's list of faults: ``fake.faults.add(...)``, ``fake.faults.clear()``.
 
@@ -165,29 +201,7 @@ class Faults:
           that probability (the fake's seeded RNG); a request it skips does not count.
         - ``after_processing=True`` handles the request for real, then replaces the answer.
         """
-        if status is not None and drop:
-            raise ValueError("a fault either answers a status or drops the connection, not both")
-        if status is None and not drop and delay is None:
-            raise ValueError("a fault needs status=, drop=True or delay=")
-        if status is not None and not 100 <= status <= 599:
-            raise ValueError(f"invalid status {status}")
-        if retry_after is not None and status is None:
-            raise ValueError("retry_after goes with status=")
-        if times is not None and times < 1:
-            raise ValueError("times must be >= 1")
-        if fraction is not None and not 0 < fraction <= 1:
-            raise ValueError("fraction must be in (0, 1]")
-        if delay is not None and delay < 0:
-            raise ValueError("delay must be >= 0")
-        if isinstance(route, str) and not route.startswith("/"):
-            groups = {name.split(".", 1)[0] for name in ROUTE_NAMES}
-            if route not in ROUTE_NAMES and route not in groups:
-                # A misspelt name ("flow_run") would otherwise be a fault that never fires.
-                raise ValueError(
-                    f"unknown route {route!r}: use one of ROUTE_NAMES, a group, a '/' prefix or a regex"
-                )
-        if after_processing and status is None and not drop:
-            raise ValueError("after_processing needs status= or drop=True")
+        _check_fault(route, status, retry_after, delay, drop, times, fraction, after_processing)
         fault = Fault(
             route=route,
             method=method.upper() if method else None,

@@ -297,6 +297,37 @@ def _sort_key(state: State, sort_by: str, job: FakeJob, solution: FakeSolution |
     return job.created_at
 
 
+def _matching(
+    state: State, req: Request, jobs: list[FakeJob], solution_ids: set[str]
+) -> list[tuple[FakeJob, FakeSolution | None]]:
+    """The runs (with their solutions) that pass every filter of the request."""
+    filters = {
+        "user": set(req.args("user")),
+        "job_id": set(req.args("job_id")),
+        "state": set(req.args("state")),
+        "owner": set(req.args("owner")),
+        "name": set(req.args("name")),
+        "output_repo": set(req.args("output_repo")),
+    }
+    rows: list[tuple[FakeJob, FakeSolution | None]] = []
+    for job in jobs:
+        solution = state.solutions.get(job.solution_id or "")
+        repo = "/".join((job.output_folder or "").strip("/").split("/")[:2])
+        values = {
+            "user": state.username,
+            "job_id": job.job_id,
+            "state": job.status,
+            "owner": solution.owner if solution else None,
+            "name": solution.name if solution else None,
+            "output_repo": repo,
+        }
+        if solution_ids and job.solution_id not in solution_ids:
+            continue
+        if all(not wanted or values[key] in wanted for key, wanted in filters.items()):
+            rows.append((job, solution))
+    return rows
+
+
 async def list_jobs(state: State, req: Request, arg: str) -> Reply:
     """``GET /api/v2/solutions/deployed[/<id>]/jobs``: solution runs, filtered by repeated
     parameters (``solution_id``, ``user``, ``job_id``, ``state``, ``owner``, ``name``,
@@ -317,30 +348,7 @@ async def list_jobs(state: State, req: Request, arg: str) -> Reply:
             if arg not in state.solutions and not any(j.solution_id == arg for j in jobs):
                 raise ApiError(404, f"solution {arg} not found")
             solution_ids = {arg}
-        filters = {
-            "user": set(req.args("user")),
-            "job_id": set(req.args("job_id")),
-            "state": set(req.args("state")),
-            "owner": set(req.args("owner")),
-            "name": set(req.args("name")),
-            "output_repo": set(req.args("output_repo")),
-        }
-        rows: list[tuple[FakeJob, FakeSolution | None]] = []
-        for job in jobs:
-            solution = state.solutions.get(job.solution_id or "")
-            repo = "/".join((job.output_folder or "").strip("/").split("/")[:2])
-            values = {
-                "user": state.username,
-                "job_id": job.job_id,
-                "state": job.status,
-                "owner": solution.owner if solution else None,
-                "name": solution.name if solution else None,
-                "output_repo": repo,
-            }
-            if solution_ids and job.solution_id not in solution_ids:
-                continue
-            if all(not wanted or values[key] in wanted for key, wanted in filters.items()):
-                rows.append((job, solution))
+        rows = _matching(state, req, jobs, solution_ids)
         rows.sort(key=lambda row: _sort_key(state, sort_by, *row), reverse=order == "DESCENDING")
         page = [_job_wire(state, job, solution) for job, solution in rows[offset : offset + limit]]
         if wanted_ids:
