@@ -11,11 +11,16 @@ import hmac
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
+import httpx
 
+from instabase_async import AsyncInstabase
+
+from . import _serve
 from ._asgi import ApiError, ClientGone, Receive, Reply, Request, Scope, Send, V1Error, json_reply, send_reply
+from ._endpoints import PATH_RE
 from ._faults import ConnectionDropped, Fault, Faults, RequestLog, RequestRecord
 from ._jobs import (
     FakeJob,
@@ -29,11 +34,9 @@ from ._jobs import (
     coerce_progress,
 )
 from ._routes import Route, resolve
+from ._solutions import STATES, VISIBILITIES
 from ._state import FakeEndpoint, FakeSolution, State
 from ._store import FileNode, FolderNode, StoreConflict, split_path
-
-if TYPE_CHECKING:
-    from instabase_async import AsyncInstabase
 
 __all__ = ["FakeInstabase"]
 
@@ -188,10 +191,6 @@ class FakeInstabase:
         ``kwargs`` go to the constructor (``retry=``, ``poll=``, ...). Note that httpx's timeouts
         do not apply in process (there is no socket); use :meth:`serve` to test timeouts.
         """
-        import httpx
-
-        from instabase_async import AsyncInstabase
-
         return AsyncInstabase(
             base_url="http://localhost" + self._state.path_prefix,
             token=self.token,
@@ -207,9 +206,7 @@ class FakeInstabase:
         and trio alike. ``port=0`` picks a free port. HTTP endpoint handlers run Python code:
         keep the default loopback ``host`` unless you mean otherwise.
         """
-        from ._serve import serve_in_thread
-
-        async with serve_in_thread(self.app, host, port) as url:
+        async with _serve.serve_in_thread(self.app, host, port) as url:
             yield url + self._state.path_prefix
 
     @contextlib.contextmanager
@@ -218,9 +215,7 @@ class FakeInstabase:
 
         For module-scoped fixtures and for testing synchronous clients against the fake.
         """
-        from ._serve import serve_in_background
-
-        with serve_in_background(self.app, host, port) as url:
+        with _serve.serve_in_background(self.app, host, port) as url:
             yield url + self._state.path_prefix
 
     def close(self) -> None:
@@ -304,8 +299,6 @@ class FakeInstabase:
 
         The default owner ``IB_DEPLOYED`` is what a run by name looks for when no owner is given.
         """
-        from ._solutions import STATES, VISIBILITIES
-
         if state not in STATES or visibility not in VISIBILITIES:
             raise ValueError(f"state must be one of {STATES} and visibility one of {VISIBILITIES}")
         with self._state.lock:
@@ -342,8 +335,6 @@ class FakeInstabase:
         enabled: bool = True,
     ) -> None:
         """Seed an HTTP endpoint; with ``script``, also store that handler source at its path."""
-        from ._endpoints import PATH_RE
-
         if not PATH_RE.fullmatch(path):
             raise ValueError("path must match [A-Za-z0-9_-]+")
         if script is not None:
