@@ -4,7 +4,8 @@ server, wait on each, and hand back one outcome per request.
 `run_capped` is the engine: it knows nothing of flows or solutions. A caller gives it a `submit`
 coroutine (index -> Job: a POST, or a job resumed from a ledger) and a `deliver` hook (called
 in this task, one entry at a time, in completion order). `run_all` is the plain form behind
-`flows.run_many`: input-ordered `RunOutcome`s, `on_outcome` and `progress` callbacks.
+`flows.run_many` and `solutions.run_many` (without a ledger): input-ordered `RunOutcome`s,
+`on_outcome` and `progress` callbacks; `RunOptions` carries what those two take.
 """
 
 from __future__ import annotations
