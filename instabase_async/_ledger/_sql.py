@@ -193,6 +193,29 @@ class Backend:
             self._exec(cur, "SELECT COUNT(*) FROM ib_ledger_requests WHERE run = ?", (run,)).fetchone()[0]
         )
 
+    def _append(
+        self,
+        cur: Cursor,
+        run: str,
+        now: float,
+        columns: str,
+        on_conflict: str,
+        rows: Sequence[tuple[str, tuple[Any, ...]]],
+    ) -> None:
+        """Insert `(key, values of columns)` rows after the run's last request (making the run if
+        new); `on_conflict` says what happens to a key the run holds already."""
+        base = self._add_run(cur, run, now)
+        if not rows:
+            return
+        marks = ", ".join("?" * (3 + len(rows[0][1])))
+        cur.executemany(
+            self._q(
+                f"INSERT INTO ib_ledger_requests (run, key, position, {columns}) VALUES ({marks})"
+                f" ON CONFLICT (run, key) {on_conflict}"
+            ),
+            [(run, key, base + index, *values) for index, (key, values) in enumerate(rows)],
+        )
+
     # ------------------------------------------------------------------ schema
 
     def check_schema(self) -> None:
@@ -271,17 +294,8 @@ class Backend:
         nothing is written."""
         now = time.time()
         with self._write() as cur:
-            base = self._add_run(cur, run, now)
-            cur.executemany(
-                self._q(
-                    "INSERT INTO ib_ledger_requests (run, key, position, kind, body, state, job_id, updated)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run, key) DO NOTHING"
-                ),
-                [
-                    (run, key, base + index, kind, body, PENDING, job_id, now)
-                    for index, (key, kind, body, job_id) in enumerate(items)
-                ],
-            )
+            new = [(key, (kind, body, PENDING, job_id, now)) for key, kind, body, job_id in items]
+            self._append(cur, run, now, "kind, body, state, job_id, updated", "DO NOTHING", new)
             held = {
                 row.key: row
                 for row in (
@@ -405,58 +419,58 @@ class Backend:
             if claim is not None and claim[0]:
                 # The run's lock first, as a claim and an adoption take it: rows after, never before.
                 self._lock_run(cur, run)
-            if jobs:
-                cur.executemany(
-                    self._q(
-                        "UPDATE ib_ledger_requests SET state = ?, token = ?, owner = ?, outcome = NULL,"
-                        " updated = ? WHERE run = ? AND key = ? AND state IN (?, ?)"
-                    ),
-                    [
-                        (RUNNING, token, worker, now, run, key, SUBMITTING, UNKNOWN)
-                        for key, token in sorted(jobs)
-                    ],
-                )
-            if outcomes:
-                cur.executemany(
-                    self._q(
-                        "UPDATE ib_ledger_requests SET state = ?, outcome = ?, updated = ?"
-                        " WHERE run = ? AND key = ? AND state IN (?, ?, ?)"
-                    ),
-                    [
-                        (DONE, text, now, run, key, SUBMITTING, RUNNING, UNKNOWN)
-                        for key, text in sorted(outcomes)
-                    ],
-                )
-            if unknown:
-                cur.executemany(
-                    self._q(
-                        "UPDATE ib_ledger_requests SET state = ?, outcome = ?, updated = ?"
-                        " WHERE run = ? AND key = ? AND state = ?"
-                    ),
-                    [(UNKNOWN, text, now, run, key, SUBMITTING) for key, text in sorted(unknown)],
-                )
+            self._move(cur, run, worker, now, jobs, outcomes, unknown)
             if claim is None or not claim[0]:
                 return [], {}
             candidates, max_running, claimable = claim
             return self._claim(cur, run, worker, candidates, max_running, max_running, claimable)
 
+    def _move(
+        self,
+        cur: Cursor,
+        run: str,
+        worker: str,
+        now: float,
+        jobs: Sequence[tuple[str, str]],
+        outcomes: Sequence[tuple[str, str]],
+        unknown: Sequence[tuple[str, str]],
+    ) -> None:
+        """One UPDATE a kind of record, its rows in key order: (the columns it sets, the states a
+        request may be in to take it, (key, values) rows). A request past those keeps what it has."""
+        changes = (
+            (
+                "state = ?, token = ?, owner = ?, outcome = NULL",
+                (SUBMITTING, UNKNOWN),
+                [(key, (RUNNING, token, worker)) for key, token in sorted(jobs)],
+            ),
+            (
+                "state = ?, outcome = ?",
+                (SUBMITTING, RUNNING, UNKNOWN),
+                [(key, (DONE, text)) for key, text in sorted(outcomes)],
+            ),
+            (
+                "state = ?, outcome = ?",
+                (SUBMITTING,),
+                [(key, (UNKNOWN, text)) for key, text in sorted(unknown)],
+            ),
+        )
+        for columns, states, rows in changes:
+            if rows:
+                marks = ", ".join("?" * len(states))
+                sql = f"UPDATE ib_ledger_requests SET {columns}, updated = ?"
+                sql += f" WHERE run = ? AND key = ? AND state IN ({marks})"
+                cur.executemany(self._q(sql), [(*values, now, run, key, *states) for key, values in rows])
+
     def record_files(self, run: str, items: Sequence[tuple[str, str, str]]) -> None:
         """Each `(key, body, outcome)` of an upload, `done`; a file uploaded again replaces its record."""
         now = time.time()
         with self._write() as cur:
-            base = self._add_run(cur, run, now)
-            cur.executemany(
-                self._q(
-                    "INSERT INTO ib_ledger_requests (run, key, position, kind, body, state, outcome, updated)"
-                    " VALUES (?, ?, ?, 'upload', ?, ?, ?, ?) ON CONFLICT (run, key) DO UPDATE"
-                    " SET body = excluded.body, state = excluded.state, outcome = excluded.outcome,"
-                    " updated = excluded.updated"
-                ),
-                [
-                    (run, key, base + index, body, DONE, outcome, now)
-                    for index, (key, body, outcome) in enumerate(sorted(items))
-                ],
+            rows = [(key, ("upload", body, DONE, outcome, now)) for key, body, outcome in sorted(items)]
+            replace = (
+                "DO UPDATE SET body = excluded.body, state = excluded.state, outcome = excluded.outcome,"
             )
+            replace += " updated = excluded.updated"
+            self._append(cur, run, now, "kind, body, state, outcome, updated", replace, rows)
 
     def release(self, run: str, keys: Sequence[str]) -> None:
         """Back to `pending`: claimed requests that were never sent (the worker stopped first)."""

@@ -67,6 +67,7 @@ class Jobs(Resource):
         on_status: Callable[[JobStatus], Any] | None = None,
     ) -> JobStatus:
         """`job.wait(...)`."""
+        # The keywords repeat `Job.wait`'s on purpose (both are public); the work is Job.wait's.
         return await job.wait(
             timeout=timeout,
             poll=poll,
