@@ -152,6 +152,7 @@ class Solutions(Resource):
         about that id: a solution run is submitted at most once. `resubmit_unknown` is accepted
         for symmetry with `flows.run_many`; a solution run is never left unknown.
         """
+        # The keywords repeat `flows.run_many`'s on purpose (both are public); the work is shared.
         options = RunOptions(max_running, poll, timeout, on_outcome, progress)
         checked = checked_requests(requests, SolutionRunRequest)
         bodies = [solution_run_body(request) for request in checked]  # checks every one first
