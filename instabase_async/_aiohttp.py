@@ -160,12 +160,13 @@ class Transport(AiohttpTransport):
 
 async def _watched(data: Any, watch: anyio.CancelScope, seconds: float) -> AsyncIterator[bytes | memoryview]:
     """`data` (bytes, in 1 MiB pieces, or a stream) for aiohttp to write; `watch` expires once
-    aiohttp has not come back for the next piece for `seconds`, so a stalled upload ends."""
+    aiohttp has not come back for the next piece for `seconds`, so a stalled upload ends. Only
+    the writing is timed: the caller's source may take its time to produce the next piece."""
     chunks = _pieces(data) if isinstance(data, bytes) else data
     async for chunk in chunks:
         watch.deadline = anyio.current_time() + seconds
         yield chunk
-    watch.deadline = math.inf  # all written: the read timeout takes over
+        watch.deadline = math.inf  # written; until the source gives the next, nothing is timed
 
 
 async def _pieces(data: bytes) -> AsyncIterator[memoryview]:

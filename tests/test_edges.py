@@ -205,6 +205,26 @@ async def test_upload_to_a_server_that_stops_reading_times_out() -> None:
 
 
 @pytest.mark.anyio
+async def test_a_slow_body_source_is_not_a_write_timeout(
+    fake: FakeInstabase, url: str, anyio_backend: str
+) -> None:
+    """The write timeout measures the server taking the body, not the caller's source producing it."""
+    path = f"{DRIVE}/edges/slow source {anyio_backend}.bin"
+    piece = b"s" * (1 << 17)  # over what a transport sends unwatched
+
+    async def body() -> AsyncIterator[bytes]:
+        yield piece
+        await anyio.sleep(1.0)  # a source slower than the write timeout, a server that reads at once
+        yield piece
+
+    timeout = httpx.Timeout(10, write=0.3)
+    async with AsyncInstabase(url, fake.token, timeout=timeout, retry=RetryPolicy.disabled()) as ib:
+        with anyio.fail_after(20):
+            await ib.files.write(path, body())
+    assert fake.read_file(path) == piece + piece
+
+
+@pytest.mark.anyio
 async def test_retry_after_over_the_cap_ends_a_wait_with_rate_limit_error(anyio_backend: str) -> None:
     """A status answered with a Retry-After over max_retry_after ends the wait: RateLimitError."""
 
