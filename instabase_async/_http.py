@@ -8,6 +8,7 @@ the mapping from status codes to exceptions cannot be forgotten by an endpoint.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import email.utils
 import ipaddress
 import json
@@ -87,6 +88,8 @@ def parse_retry_after(value: str | None) -> float | None:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:  # "-0000": a UTC time, never the machine's local one
+        when = when.replace(tzinfo=datetime.UTC)
     return max(0.0, when.timestamp() - time.time())
 
 

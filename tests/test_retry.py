@@ -132,6 +132,25 @@ async def test_retry_after_http_date_honoured(router: respx.MockRouter, sleeps: 
 
 
 @pytest.mark.anyio
+async def test_retry_after_date_without_zone_is_utc_whatever_the_local_zone(
+    router: respx.MockRouter, sleeps: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Retry-After date written with `-0000` (no zone said) is UTC, not the machine's local time."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        when = email.utils.formatdate(time.time() + 30)  # "... -0000", as Python's own servers write it
+        route = router.get(URL).mock(side_effect=[httpx.Response(429, headers={"Retry-After": when}), ok()])
+        async with client() as ib:
+            await ib.request("GET", URL)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert route.call_count == 2
+    assert 27 <= sum(sleeps) <= 30.5
+
+
+@pytest.mark.anyio
 @pytest.mark.parametrize(
     ("header", "policy", "expected"),
     [
