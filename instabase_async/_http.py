@@ -402,7 +402,8 @@ class HTTP:
             yield response
         except (httpx.TransportError, httpx.DecodingError) as exc:
             # The body failed mid-way (reset, timeout): the same error class as any other request.
-            raise _connection_error(exc, method, response.request.url, reading=True) from exc
+            error = _connection_error(exc, method, response.request.url, reading=True, secret=self._secret)
+            raise error from error.__cause__
         finally:
             with contextlib.suppress(ValueError):  # ValueError: closed from another context
                 _STREAMS.reset(inside)
@@ -483,7 +484,7 @@ class HTTP:
                 policy, attempt, idempotent=idempotent, replayable=replayable, failure=outcome
             )
             if delay is None:
-                raise _connection_error(outcome, request.method, request.url) from outcome
+                raise _connection_error(outcome, request.method, request.url, secret=self._secret)
             await anyio.sleep(delay)
             return
         status = outcome.status_code
@@ -621,7 +622,8 @@ class HTTP:
         try:
             response = self._response(url, status, headers, body)
         except httpx.DecodingError as exc:
-            raise _connection_error(exc, "GET", httpx.URL(url)) from exc
+            error = _connection_error(exc, "GET", httpx.URL(url), secret=self._secret)
+            raise error from error.__cause__
         self.client.cookies.extract_cookies(response)
         if log.isEnabledFor(logging.DEBUG):
             self._log(response.request, status, started, attempt)
@@ -703,19 +705,30 @@ def check_v1(response: httpx.Response, *, secret: bytes | None = None) -> None:
 
 
 def _connection_error(
-    failure: httpx.RequestError, method: str, url: httpx.URL, *, reading: bool = False
+    failure: httpx.RequestError, method: str, url: httpx.URL, *, reading: bool = False, secret: bytes
 ) -> APIConnectionError:
-    """The `APIConnectionError` (or `APITimeoutError`, `BodyDecodingError`) for a failed exchange."""
+    """The `APIConnectionError` (or `APITimeoutError`, `BodyDecodingError`) for a failed exchange,
+    `failure` as its cause. A parser's error quotes the bad line, and a hostile server may have
+    pasted the token into it: then the text is redacted, and the cause is a copy of `failure`
+    with that text, without the chain of transport errors that quote it."""
     cls: type[APIConnectionError] = APIConnectionError
     if isinstance(failure, httpx.TimeoutException):
         cls = APITimeoutError
     elif isinstance(failure, httpx.DecodingError):
         cls = BodyDecodingError
+    text = str(failure)
+    cause: BaseException = failure
+    token = secret.decode("utf-8", "replace")
+    if token and token in text:
+        text = text.replace(token, "[REDACTED]")
+        cause = type(failure)(text)
     if reading:  # the body failed mid-way (reset, timeout)
-        message = f"{type(failure).__name__} while reading the body: {failure or 'the connection was lost'}"
+        message = f"{type(failure).__name__} while reading the body: {text or 'the connection was lost'}"
     else:
-        message = f"{type(failure).__name__}: {failure or 'the request could not be completed'}"
-    return cls(message, method=method, url=_safe_url(url))
+        message = f"{type(failure).__name__}: {text or 'the request could not be completed'}"
+    error = cls(message, method=method, url=_safe_url(url))
+    error.__cause__ = cause
+    return error
 
 
 def _safe_url(url: httpx.URL) -> str:

@@ -8,6 +8,8 @@ import logging
 import traceback
 from collections.abc import Callable, Iterator
 
+import anyio
+import anyio.abc
 import httpx
 import pytest
 
@@ -143,6 +145,41 @@ async def test_connection_error_traceback_is_clean(fake: FakeInstabase) -> None:
     formatted = "".join(traceback.format_exception(err))
     assert "RemoteProtocolError" in formatted
     assert_error_clean(err)
+
+
+# Answers a hostile server may send back with the request's Authorization header pasted in:
+# the parsers of both transports quote the bad line in their error.
+MALFORMED = [
+    f"HTTP/1.1 200 OK\r\nEcho Bearer {TOKEN}\r\nContent-Length: 2\r\n\r\n{{}}",
+    f"HTTP/1.1 2xx Bearer {TOKEN}\r\nContent-Length: 2\r\n\r\n{{}}",
+]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("answer", MALFORMED, ids=["header line", "status line"])
+@pytest.mark.parametrize("call", ["request", "status"])
+async def test_a_malformed_answer_quoting_the_token_is_redacted(answer: str, call: str) -> None:
+    """A transport's parse error that quotes an echoed token is an APIConnectionError without it."""
+
+    async def reply(stream: anyio.abc.SocketStream) -> None:
+        async with stream:
+            await stream.receive()
+            await stream.send(answer.encode())
+
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    with anyio.fail_after(10):
+        async with listener, anyio.create_task_group() as tg:
+            tg.start_soon(listener.serve, reply)
+            base = f"http://127.0.0.1:{port}"
+            async with AsyncInstabase(base, TOKEN, retry=RetryPolicy.disabled()) as ib:
+                with pytest.raises(APIConnectionError) as info:
+                    await (
+                        ib.request("GET", "/api/v1/x") if call == "request" else ib.jobs.from_id("j").status()
+                    )
+            tg.cancel_scope.cancel()
+    assert "[REDACTED]" in str(info.value)
+    assert_error_clean(info.value)
 
 
 @pytest.mark.anyio
