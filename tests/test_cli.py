@@ -105,7 +105,11 @@ USAGE_ERRORS = [
     (["run", FLOW, "x", "--max-running", "0"], "expected a number >= 1"),
     (["solutions"], "name a command"),
     (["upload", "only-one-arg"], "required"),
-    (["wait", "{not json"], "not a job token"),
+    (["wait", "{not json"], "error: not a job token: it is not JSON"),
+    (
+        ["wait", '{"v": 1, "job_id": "j", "status_url": "https://elsewhere.test/j"}'],
+        "not a job token: refusing",
+    ),
     (["run", FLOW, "x", "--run", "nightly"], "give --ledger F too"),
     (["wait", "j", "--timeout", "soon"], "expected a number of seconds"),
     (["wait", "j", "--timeout", "0"], "expected a number of seconds > 0"),
@@ -237,6 +241,20 @@ def test_download_mirrors_a_folder_and_a_single_file(
     single = run(["download", f"{DRIVE}/down/3.txt", str(tmp_path)], env)
     assert single.code == 0, single.err
     assert (tmp_path / "3.txt").read_bytes() == b"three"
+    assert single.out.splitlines()[-1].startswith("downloaded 1 file (5 bytes) in ")
+
+
+def test_download_of_a_missing_path_says_what_is_missing(
+    env: dict[str, str], fake: FakeInstabase, tmp_path: Path
+) -> None:
+    """A remote path that is not there is one line naming it, as for ls (a HEAD's 404 has no body)."""
+    result = run(["download", f"{DRIVE}/no such file.pdf", str(tmp_path / "x.pdf")], env)
+    assert result.code == 1
+    assert (
+        one_error_line(result)
+        == f"instabase-async: error: 404 no file or folder at '{DRIVE}/no such file.pdf'"
+    )
+    assert not (tmp_path / "x.pdf").exists()
 
 
 def test_ls_rm_and_a_missing_path(env: dict[str, str], fake: FakeInstabase) -> None:
@@ -305,6 +323,8 @@ def test_run_plain_lines_when_not_a_terminal(env: dict[str, str], fake: FakeInst
     lines = result.out.splitlines()
     assert sorted(lines[:2]) == [f"ok      {folder}  -> {DRIVE}/plain/out" for folder in folders]
     assert lines[-1] == "2 runs: all 2 succeeded"
+    single = run(["run", FLOW, folders[0], *FAST], env)
+    assert single.out.splitlines()[-1] == "1 run: succeeded"
 
 
 def test_run_without_inputs_is_a_usage_error(env: dict[str, str], fake: FakeInstabase) -> None:

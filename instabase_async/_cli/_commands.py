@@ -24,6 +24,7 @@ from instabase_async import (
     JobOutcome,
     JobStatus,
     Ledger,
+    NotFoundError,
     ResponseValidationError,
     RunOutcome,
     SolutionRunRequest,
@@ -49,6 +50,11 @@ def _remote(path: str) -> str:
     if not cleaned:
         raise UsageError(f"not a remote path: {path!r}")
     return cleaned
+
+
+def _counted(count: int, plural: str) -> str:
+    """`1 file`, `2 files`: the nouns of the summaries are plurals ending in s."""
+    return f"{count} {plural[:-1] if count == 1 else plural}"
 
 
 def _exit(failed: int) -> int:
@@ -96,10 +102,12 @@ def _report_transfers(s: Session, verb: str, outcomes: Sequence[TransferOutcome]
     done = len(outcomes) - failed
     if failed:
         s.display.summary(
-            f"{verb} {done} of {len(outcomes)} files ({human_bytes(moved)}); {failed} failed", ok=False
+            f"{verb} {done} of {_counted(len(outcomes), 'files')} ({human_bytes(moved)}); {failed} failed",
+            ok=False,
         )
     else:
-        s.display.summary(f"{verb} {done} files ({human_bytes(moved)}) in {seconds:.1f} s", ok=True)
+        moved_text = f"{_counted(done, 'files')} ({human_bytes(moved)})"
+        s.display.summary(f"{verb} {moved_text} in {seconds:.1f} s", ok=True)
     return _exit(failed)
 
 
@@ -159,7 +167,13 @@ async def download(s: Session) -> int:
     local_is_dir = await anyio.Path(local).is_dir()
     started = time.monotonic()
     async with s.client() as ib:
-        info = await ib.files.stat(remote)
+        try:
+            info = await ib.files.stat(remote)
+        except NotFoundError as exc:
+            # The answer to a HEAD has no body to say why: say it as `ls` does.
+            raise NotFoundError(
+                f"no file or folder at {remote!r}", status_code=404, method=exc.method, url=exc.url
+            ) from None
         if info.is_dir:
             if not local_is_dir and await anyio.Path(local).exists():
                 raise UsageError(f"LOCAL_PATH is a file, and {remote} is a folder: {args.local_path}")
@@ -213,10 +227,11 @@ def _job_report(
 
 def _run_summary(s: Session, board: RunBoard, noun: str) -> int:
     ok = board.done - board.failed
+    counted = _counted(board.done, noun)
     if board.failed:
-        s.display.summary(f"{board.done} {noun}: {ok} succeeded, {board.failed} failed", ok=False)
+        s.display.summary(f"{counted}: {ok} succeeded, {board.failed} failed", ok=False)
     else:
-        s.display.summary(f"{board.done} {noun}: all {ok} succeeded", ok=True)
+        s.display.summary(f"{counted}: succeeded" if ok == 1 else f"{counted}: all {ok} succeeded", ok=True)
     return _exit(board.failed)
 
 
@@ -327,7 +342,8 @@ def _job_from(ib: AsyncInstabase, text: str, job_type: str) -> Job:
         try:
             return ib.jobs.from_token(text)
         except ValueError as exc:
-            raise UsageError(f"not a job token: {exc}") from None
+            message = str(exc)
+            raise UsageError(message if "job token" in message else f"not a job token: {message}") from None
     return ib.jobs.from_id(text, type=job_type)
 
 
