@@ -48,6 +48,15 @@ def _non_negative(_inst: object, attribute: attrs.Attribute[float], value: float
 # --------------------------------------------------------------------------- policies
 
 
+def _grown(start: float, factor: float, steps: int, cap: float) -> float:
+    """`start * factor**steps`, capped: a long run of retries or polls (or a steep factor)
+    reaches the cap instead of a number too large for a float."""
+    try:
+        return min(cap, start * factor ** min(steps, 64))
+    except OverflowError:
+        return cap if start > 0 else 0.0
+
+
 @attrs.frozen
 class RetryPolicy:
     """How failed requests are retried: capped exponential backoff with full jitter.
@@ -74,8 +83,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int) -> float:
         """The full-jitter delay before retry number `attempt` (1 for the first retry)."""
-        cap = min(self.max_backoff, self.initial_backoff * 2 ** (attempt - 1))
-        return random.uniform(0, cap)
+        return random.uniform(0, _grown(self.initial_backoff, 2.0, attempt - 1, self.max_backoff))
 
 
 @attrs.frozen
@@ -117,7 +125,7 @@ class PollPolicy:
 
     def delay(self, polls_done: int) -> float:
         """The plain delay after the `polls_done`-th poll (1 for the first), never above `maximum`."""
-        base = min(self.maximum, self.initial * self.multiplier ** min(polls_done - 1, 64))
+        base = _grown(self.initial, self.multiplier, polls_done - 1, self.maximum)
         if self.jitter:
             base = min(self.maximum, base * (1 + random.uniform(-self.jitter, self.jitter)))
         return base

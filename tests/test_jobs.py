@@ -392,3 +392,15 @@ def test_poll_policy_delays() -> None:
         PollPolicy(jitter=1.5)
     with pytest.raises(ValueError):
         PollPolicy(initial=-1)
+
+
+@pytest.mark.anyio
+async def test_a_steep_poll_policy_waits_on_past_where_its_growth_overflows() -> None:
+    """A valid PollPolicy whose growth passes what a float holds polls at its maximum: no OverflowError."""
+    handler, seen = sequence([v1("PENDING")] * 40 + [v1("DONE", results=[{"status": "OK"}])])
+    steep = PollPolicy(initial=0, maximum=0, multiplier=1e10, jitter=0, adaptive=False)
+    async with client_for(handler, poll=steep) as ib:
+        with anyio.fail_after(10):
+            status = await ib.jobs.from_id("j1").wait()
+    assert status.state is JobState.COMPLETE
+    assert len(seen) == 41

@@ -444,3 +444,15 @@ async def test_one_shot_sync_iterable_not_retried(router: respx.MockRouter, slee
         with pytest.raises(ServerError):
             await ib.files.write(FILE, (part for part in [b"a", b"b"]))
     assert route.call_count == 1
+
+
+@pytest.mark.anyio
+async def test_a_long_retry_policy_never_overflows_its_backoff(router: respx.MockRouter) -> None:
+    """Over a thousand retries (a policy meant to ride out a long outage) back off without OverflowError."""
+    answers = [httpx.Response(503)] * 1100 + [ok()]
+    route = router.get(URL).mock(side_effect=answers)
+    async with client(retry=RetryPolicy(max_attempts=2000, initial_backoff=0.5, max_backoff=0)) as ib:
+        with anyio.fail_after(60):
+            response = await ib.request("GET", URL)
+    assert response.status_code == 200
+    assert route.call_count == 1101
