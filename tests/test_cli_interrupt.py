@@ -145,6 +145,7 @@ def test_upload_with_a_ledger_skips_files_uploaded_unchanged(
     (tmp_path / "up" / "b.txt").write_text("changed, and longer")
     again = run([*args, "--json"], env)
     assert again.code == 0 and len(again.json()) == 3
+    assert "; 2 of them unchanged since the ledger recorded them, not sent again" in again.err
     assert len(fake.requests.filter("files.put")) == 4
     assert fake.read_file(f"{DRIVE}/kept/b.txt") == b"changed, and longer"
 

@@ -25,6 +25,7 @@ from instabase_async import (
     JobStatus,
     Ledger,
     NotFoundError,
+    Progress,
     ResponseValidationError,
     RunOutcome,
     SolutionRunRequest,
@@ -81,7 +82,10 @@ def _local_files(root: Path, remote_dir: str) -> list[tuple[Path, str, int]]:
     return found
 
 
-def _report_transfers(s: Session, verb: str, outcomes: Sequence[TransferOutcome], started: float) -> int:
+def _report_transfers(
+    s: Session, verb: str, outcomes: Sequence[TransferOutcome], started: float, *, skipped: int = 0
+) -> int:
+    """A line per file and the summary; `skipped` files were found in the ledger unchanged, not sent."""
     failed = 0
     for outcome in outcomes:
         record: dict[str, Any] = {
@@ -100,14 +104,13 @@ def _report_transfers(s: Session, verb: str, outcomes: Sequence[TransferOutcome]
     moved = sum(outcome.bytes for outcome in outcomes)
     seconds = time.monotonic() - started
     done = len(outcomes) - failed
+    kept = f"; {skipped} of them unchanged since the ledger recorded them, not sent again" if skipped else ""
     if failed:
-        s.display.summary(
-            f"{verb} {done} of {_counted(len(outcomes), 'files')} ({human_bytes(moved)}); {failed} failed",
-            ok=False,
-        )
+        of_all = f"{done} of {_counted(len(outcomes), 'files')} ({human_bytes(moved)})"
+        s.display.summary(f"{verb} {of_all}; {failed} failed{kept}", ok=False)
     else:
         moved_text = f"{_counted(done, 'files')} ({human_bytes(moved)})"
-        s.display.summary(f"{verb} {moved_text} in {seconds:.1f} s", ok=True)
+        s.display.summary(f"{verb} {moved_text} in {seconds:.1f} s{kept}", ok=True)
     return _exit(failed)
 
 
@@ -126,13 +129,19 @@ async def upload(s: Session) -> int:
     async with s.client() as ib, _ledger(s) as ledger:
         with s.display.transfer("uploading", len(found), sum(size for *_, size in found)) as board:
             s.counts = board.counts
+            ended: list[Progress] = []  # one event a file sent: a file the ledger skips has none
+
+            def on_progress(event: Progress) -> None:
+                ended.append(event)
+                board.update(event)
+
             outcomes = await ib.files.upload_many(
                 [(path, remote) for path, remote, _ in found],
                 concurrency=args.concurrency,
-                progress=board.update,
+                progress=on_progress,
                 ledger=ledger,
             )
-    return _report_transfers(s, "uploaded", outcomes, started)
+    return _report_transfers(s, "uploaded", outcomes, started, skipped=len(outcomes) - len(ended))
 
 
 def _child_name(entry: FileInfo) -> str:
