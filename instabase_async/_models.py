@@ -41,7 +41,7 @@ __all__ = [
 
 
 def _non_negative(_inst: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if value < 0:
+    if not value >= 0:  # NaN too
         raise ValueError(f"{attribute.name} must be >= 0, got {value!r}")
 
 
@@ -105,7 +105,7 @@ class PollPolicy:
 
     @multiplier.validator
     def _check_multiplier(self, _attribute: attrs.Attribute[float], value: float) -> None:
-        if value < 1:
+        if not value >= 1:  # NaN too
             raise ValueError(f"multiplier must be >= 1, got {value!r}")
 
     @jitter.validator

@@ -273,6 +273,14 @@ CASES: list[tuple[str, type[Exception], Case]] = [
     ("RetryPolicy max_attempts 0", ValueError, lambda c: _sync(lambda: RetryPolicy(max_attempts=0))),
     ("PollPolicy negative", ValueError, lambda c: _sync(lambda: PollPolicy(initial=-1))),
     ("PollPolicy multiplier < 1", ValueError, lambda c: _sync(lambda: PollPolicy(multiplier=0.5))),
+    ("PollPolicy maximum NaN", ValueError, lambda c: _sync(lambda: PollPolicy(maximum=float("nan")))),
+    ("PollPolicy multiplier NaN", ValueError, lambda c: _sync(lambda: PollPolicy(multiplier=float("nan")))),
+    ("RetryPolicy backoff NaN", ValueError, lambda c: _sync(lambda: RetryPolicy(max_backoff=float("nan")))),
+    (
+        "RetryPolicy max_retry_after NaN",
+        ValueError,
+        lambda c: _sync(lambda: RetryPolicy(max_retry_after=float("nan"))),
+    ),
     # The client: no token over plain http to a remote host, a real token, sane limits.
     ("http to a remote host", ValueError, lambda c: construct(c, "http://ib.example.com", TOKEN)),
     ("http to a private address", ValueError, lambda c: construct(c, "http://10.0.0.5:8080", TOKEN)),
