@@ -131,6 +131,18 @@ def test_usage_errors_are_one_line_and_exit_2(
         assert expected in one_error_line(result), args
 
 
+def test_plain_http_to_another_host_is_refused_in_command_terms(
+    env: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--url http://host (not loopback) exits 2 saying to use https, naming no Python keyword."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    result = call(["ls", DRIVE, "--url", "http://ib.example"], capsys)
+    assert result.code == 2
+    line = one_error_line(result)
+    assert line.endswith("plain http to ib.example; use https") and "allow_insecure_http" not in line
+
+
 def test_missing_local_folder_is_a_usage_error(env: dict[str, str], fake: FakeInstabase) -> None:
     """Uploading a folder that does not exist exits 2 with one line, before any request."""
     result = run(["upload", "no/such/folder", f"{DRIVE}/x"], env)
@@ -363,6 +375,13 @@ def test_deploy_then_wait_by_id_and_token(env: dict[str, str], fake: FakeInstaba
     by_id = {r["job_id"]: r for r in waited.json()}
     assert set(by_id) == {*job_ids, record["job_id"]}
     assert [r["error"] for r in by_id.values() if not r["ok"]] == ["FAILED: no pages"]
+
+
+def test_wait_on_an_unknown_id_says_why_without_http_200(env: dict[str, str], fake: FakeInstabase) -> None:
+    """The v1 status API's "not found" comes with HTTP 200: the line gives its message, not the code."""
+    result = run(["wait", "no-such-job", *FAST], env)
+    assert result.code == 1
+    assert result.out.splitlines()[0] == "FAILED  no-such-job: job no-such-job not found"
 
 
 # --------------------------------------------------------------------------- without rich, and the fake

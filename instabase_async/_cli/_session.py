@@ -26,6 +26,7 @@ from instabase_async import (
     InstabaseError,
     JobError,
     JobStatus,
+    OperationError,
     PollPolicy,
     WaitTimeoutError,
 )
@@ -70,6 +71,8 @@ def _describe_status(status: JobStatus) -> str:
 
 def describe(error: BaseException | None, status: JobStatus | None = None) -> str:
     """What went wrong, in one line: a server error as its status code and message."""
+    if isinstance(error, OperationError):  # the v1 API's errors come with HTTP 200: no code to show
+        return one_line(error.message or type(error).__name__)
     if isinstance(error, APIError):
         return one_line(f"{error.status_code} {error.message or type(error).__name__}")
     if isinstance(error, WaitTimeoutError):
@@ -183,7 +186,8 @@ class Session:
         try:
             return AsyncInstabase(url, token, poll=self.poll(), transport=transport)
         except ValueError as exc:
-            raise UsageError(str(exc)) from None
+            # The library's way out of plain http is a Python keyword; a command's is an https URL.
+            raise UsageError(str(exc).replace(", or pass allow_insecure_http=True", "")) from None
 
     # ------------------------------------------------------------------ running
 
