@@ -543,8 +543,14 @@ class Waiter:
                 live.append(entry)
         if not live:
             return
+        # The earliest deadline of the batch also bounds the listing in the air.
+        deadline = min((entry.deadline for entry in live if entry.kind == OUTCOME), default=math.inf)
+        listed = None
         try:
-            listed = await list_solution_runs(self._client, [entry.job.job_id for entry in live if entry.job])
+            with anyio.CancelScope(deadline=deadline):
+                listed = await list_solution_runs(
+                    self._client, [entry.job.job_id for entry in live if entry.job]
+                )
         except RateLimitError as exc:
             self._follow_client_backoff()
             for entry in live:
@@ -558,8 +564,15 @@ class Waiter:
                 self._push(entry, anyio.current_time())
             return
         self._follow_client_backoff()
-        self._rate_strikes = 0
         now = anyio.current_time()
+        if listed is None:  # a deadline came first: those runs time out, the others go again
+            for entry in live:
+                if entry.kind == OUTCOME and now >= entry.deadline:
+                    self._time_out(entry)
+                else:
+                    self._push(entry, now)
+            return
+        self._rate_strikes = 0
         for entry in live:
             assert entry.job is not None
             self._listed(entry, listed.get(entry.job.job_id), now)

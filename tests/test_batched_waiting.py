@@ -231,3 +231,20 @@ async def test_a_garbled_listing_sends_each_run_to_its_own_status(
         with anyio.fail_after(10):
             outcomes = await ib.jobs.wait_all(jobs)
     assert [o.ok for o in outcomes] == [True, True]
+
+
+async def test_a_hung_listing_does_not_hold_back_a_runs_timeout() -> None:
+    """Each run's timeout also bounds a listing request in the air, as it bounds a status request."""
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == LISTING:
+            await anyio.sleep(30)  # answers, but long after every run's timeout
+        return httpx.Response(200, json={"status": "OK", "state": "PENDING"})
+
+    async with AsyncInstabase(BASE, "tok", transport=httpx.MockTransport(handler), poll=INSTANT) as ib:
+        token = '{"v": 1, "job_id": "r0", "type": "flow", "solution_id": "S"}'
+        job = ib.jobs.from_token(token)
+        assert job.solution_run
+        with anyio.fail_after(10):
+            (outcome,) = await ib.jobs.wait_all([job], timeout=0.3)
+    assert isinstance(outcome.error, WaitTimeoutError)
