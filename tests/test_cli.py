@@ -254,6 +254,9 @@ def test_download_mirrors_a_folder_and_a_single_file(
     assert single.code == 0, single.err
     assert (tmp_path / "3.txt").read_bytes() == b"three"
     assert single.out.splitlines()[-1].startswith("downloaded 1 file (5 bytes) in ")
+    into = run(["download", f"{DRIVE}/down/3.txt", f"{tmp_path / 'new'}/"], env)
+    assert into.code == 0, into.err
+    assert (tmp_path / "new" / "3.txt").read_bytes() == b"three"  # a trailing / names a folder
 
 
 def test_download_of_a_missing_path_says_what_is_missing(

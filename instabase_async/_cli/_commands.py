@@ -173,7 +173,8 @@ async def download(s: Session) -> int:
     args = s.args
     remote = _remote(args.remote_path)
     local = Path(args.local_path)
-    local_is_dir = await anyio.Path(local).is_dir()
+    # A trailing separator means a folder, made if missing (as cp and aws s3 cp read it).
+    local_is_dir = args.local_path.endswith(("/", os.sep)) or await anyio.Path(local).is_dir()
     started = time.monotonic()
     async with s.client() as ib:
         try:

@@ -31,7 +31,7 @@ LOCAL_DIR/a/b.pdf is stored at REMOTE_DIR/a/b.pdf. Example:
 """,
     "download": """\
 A folder is downloaded recursively: REMOTE_PATH/a/b.pdf lands at LOCAL_PATH/a/b.pdf.
-A file is written to LOCAL_PATH (or inside it, when LOCAL_PATH is a folder). Example:
+A file is written to LOCAL_PATH (or inside it, when LOCAL_PATH is a folder or ends in /). Example:
 
   instabase-async download "me/repo/fs/Instabase Drive/out" ./out
 """,
