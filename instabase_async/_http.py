@@ -57,6 +57,7 @@ Fetch: TypeAlias = Callable[
 ]
 
 _IDEMPOTENT: Final = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+_WRITES: Final = frozenset({"PUT", "DELETE"})
 _RETRY_STATUS: Final = frozenset({500, 502, 503, 504})
 _NEVER_SENT: Final = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _MAX_MESSAGE: Final = 500
@@ -355,8 +356,12 @@ class HTTP:
         `OperationError` for a v1 `{"status": "ERROR"}` body when `v1` is set. `content` is bytes,
         a factory of async iterables (replayed on retry) or one async iterable (sent once).
         `idempotent=False` treats a PUT that must not happen twice (a create) like a POST; by
-        default GET, HEAD, PUT, DELETE and OPTIONS are idempotent.
+        default GET, HEAD, PUT, DELETE and OPTIONS are idempotent, but a PUT or DELETE that carries
+        `If-None-Match` is a conditional change: sent again, it would fail on its own success.
         """
+        if idempotent is None:
+            conditional = method in _WRITES and any(key.lower() == "if-none-match" for key in headers or ())
+            idempotent = method in _IDEMPOTENT and not conditional
         response = await self._attempts(
             method,
             url,
@@ -365,7 +370,7 @@ class HTTP:
             self._request_headers(headers, json_body is not None),
             check_status=check_status,
             borrower=None,
-            idempotent=method in _IDEMPOTENT if idempotent is None else idempotent,
+            idempotent=idempotent,
             limiter=self._limiter(),
         )
         if v1:

@@ -456,3 +456,13 @@ async def test_a_long_retry_policy_never_overflows_its_backoff(router: respx.Moc
             response = await ib.request("GET", URL)
     assert response.status_code == 200
     assert route.call_count == 1101
+
+
+@pytest.mark.anyio
+async def test_a_conditional_create_through_request_is_never_sent_twice(router: respx.MockRouter) -> None:
+    """ib.request's PUT with If-None-Match: * is a create, not retried once it may have reached the server."""
+    route = router.put(URL).mock(side_effect=[httpx.Response(503), httpx.Response(201)])
+    async with client() as ib:
+        with anyio.fail_after(10), pytest.raises(ServerError):
+            await ib.request("PUT", URL, content=b"mine", headers={"If-None-Match": "*"})
+    assert route.call_count == 1
