@@ -17,7 +17,7 @@ from ._resources.files import Files
 from ._resources.flows import Flows
 from ._resources.jobs import Jobs
 from ._resources.solutions import Solutions
-from ._validate import header_value, positive_int
+from ._validate import header_value, http_method, positive_int, request_headers
 
 __all__ = ["AsyncInstabase"]
 
@@ -162,17 +162,22 @@ class AsyncInstabase:
     ) -> httpx.Response:
         """Call any other Instabase API (`path` such as `/api/v1/...`) with the same auth,
         retries and error mapping, including the v1 ERROR convention for `/api/v1/` paths."""
-        if not isinstance(method, str) or not method:
-            raise ValueError("method must be an HTTP method such as 'GET'")
+        method = http_method(method)
         if not isinstance(path, str) or not path.startswith("/") or path.startswith("//"):
             raise ValueError(f"path must be an API path starting with '/', got {path!r}")
         if json is not None and content is not None:
             raise ValueError("pass json or content, not both")
+        headers = request_headers(headers)
         if isinstance(content, str):
             content = content.encode("utf-8")
         http = self._http
+        url = http.url(path)
+        try:
+            httpx.URL(url)
+        except httpx.InvalidURL as exc:
+            raise ValueError(f"path is not a valid URL path ({exc}): {path[:100]!r}") from None
         response = await http.send(
-            method.upper(), http.url(path), params=params, json_body=json, content=content, headers=headers
+            method, url, params=params, json_body=json, content=content, headers=headers
         )
         if path.startswith("/api/v1/"):
             http.check_v1(response)

@@ -6,7 +6,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -21,6 +22,8 @@ __all__ = [
     "local_path",
     "optional_text",
     "header_value",
+    "http_method",
+    "request_headers",
     "pairs",
     "path_segment",
     "positive_int",
@@ -30,6 +33,8 @@ __all__ = [
 ]
 
 MAX_JOB_ID = 50
+# An HTTP token (RFC 9110): what a method or a header name may be.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
 def text(name: str, value: Any) -> str:
@@ -121,6 +126,30 @@ def path_segment(name: str, value: Any) -> str:
     if value in (".", "..") or "/" in value:
         raise ValueError(f"{name} must be one path segment, got {value!r}")
     return str(value)
+
+
+def request_headers(headers: Any) -> dict[str, str] | None:
+    """A caller's extra headers: token names, and printable ASCII values on one line (httpx
+    cannot encode anything else, and a line break would smuggle another header)."""
+    if headers is None:
+        return None
+    if not isinstance(headers, Mapping):
+        raise TypeError(f"headers must be a mapping, not {type(headers).__name__}")
+    for key, value in headers.items():
+        if not isinstance(key, str) or not _TOKEN.fullmatch(key):
+            raise ValueError(f"invalid header name {key!r}")
+        if not isinstance(value, str):
+            raise TypeError(f"header {key} must be a string, not {type(value).__name__}")
+        if not all(" " <= char <= "~" or char == "\t" for char in value):
+            raise ValueError(f"header {key} must be printable ASCII on one line")
+    return dict(headers)
+
+
+def http_method(value: Any) -> str:
+    """An HTTP method such as GET: one token, upper-cased."""
+    if not isinstance(value, str) or not _TOKEN.fullmatch(value) or not value.isascii():
+        raise ValueError(f"method must be an HTTP method such as 'GET', got {value!r}")
+    return value.upper()
 
 
 def header_value(name: str, value: Any) -> str:

@@ -293,6 +293,21 @@ CASES: list[tuple[str, type[Exception], Case]] = [
     ("timeout 0", ValueError, lambda c: construct(c, BASE, TOKEN, timeout=0)),
     ("Authorization header", ValueError, lambda c: construct(c, BASE, TOKEN, headers={"authorization": "x"})),
     ("request relative path", ValueError, lambda c: c.ib.request("GET", "api/v1/x")),
+    ("request path with NUL", ValueError, lambda c: c.ib.request("GET", "/api/v1/a\x00b")),
+    ("request path with line break", ValueError, lambda c: c.ib.request("GET", "/api/v1/a\nb")),
+    ("request method with a space", ValueError, lambda c: c.ib.request("GET /x", "/api/v1/x")),
+    ("request method not ASCII", ValueError, lambda c: c.ib.request("G\u00c9T", "/api/v1/x")),
+    (
+        "request header line break",
+        ValueError,
+        lambda c: c.ib.request("GET", "/api/v1/x", headers={"X-A": "a\nb"}),
+    ),
+    ("request header bad name", ValueError, lambda c: c.ib.request("GET", "/api/v1/x", headers={"X A": "1"})),
+    (
+        "request header not ASCII",
+        ValueError,
+        lambda c: c.ib.request("GET", "/api/v1/x", headers={"X-A": "\u00e9"}),
+    ),
     ("request absolute url", ValueError, lambda c: c.ib.request("GET", "https://evil.test/api/v1/x")),
     (
         "request json and content",
