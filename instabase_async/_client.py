@@ -66,10 +66,13 @@ class AsyncInstabase:
             raise ValueError("token must be a non-empty string")
         if any(c in token for c in "\r\n"):
             raise ValueError("token must not contain line breaks")
+        if not all("!" <= c <= "~" for c in token):  # said without quoting it: it is a secret
+            raise ValueError("token must be printable ASCII without spaces")
         positive_int("max_connections", max_connections, wrong_type=ValueError)
         _check_timeout(timeout)
         if transport is not None and http_client is not None:
             raise ValueError("pass transport or http_client, not both")
+        headers = request_headers(headers)
         if headers and any(k.lower() == "authorization" for k in headers):
             raise ValueError("pass the token as token=, not as an Authorization header")
         if context is not None:

@@ -153,10 +153,13 @@ def http_method(value: Any) -> str:
 
 
 def header_value(name: str, value: Any) -> str:
-    """A non-empty header value on one line (a line break would smuggle another header)."""
+    """A non-empty header value: printable ASCII on one line (a line break would smuggle another
+    header, and httpx cannot encode anything else)."""
     text(name, value)
     if "\r" in value or "\n" in value:
         raise ValueError(f"{name} must be on one line")
+    if not all(" " <= char <= "~" or char == "\t" for char in value):
+        raise ValueError(f"{name} must be printable ASCII")
     return str(value)
 
 
